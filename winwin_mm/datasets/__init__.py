@@ -1,0 +1,17 @@
+from .camvid import CamVidDataset
+from .flow_datasets import (FlowPairListDataset, FlyingChairsDataset,
+                            FlyingThings3DDataset, HD1KDataset,
+                            KITTI2012Dataset, KITTI2015Dataset, SintelDataset,
+                            SpringDataset)
+from .flow_io import read_flow
+from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
+                              FlowRandomScale, LoadFlowPair, PackFlowInputs)
+from .random_windows import RandomWindows
+
+__all__ = [
+    'CamVidDataset', 'RandomWindows', 'FlowPairListDataset',
+    'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
+    'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
+    'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
+    'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs'
+]

@@ -1,0 +1,94 @@
+"""Multi-window token selection as a data transform."""
+from typing import Optional
+
+from mmcv.transforms import BaseTransform
+
+from winwin_mm.registry import TRANSFORMS
+from winwin_mm.windows import (WindowSizeError, sample_random_tokens,
+                               sample_windows, window_side_from_fraction)
+
+MODES = ('windows', 'random')
+
+
+@TRANSFORMS.register_module()
+class RandomWindows(BaseTransform):
+    """Sample the tokens a Win-Win training step keeps.
+
+    Place it after every geometric transform (resize, crop, flip) and before
+    ``PackSegInputs``, and add ``'window_boxes'`` (or ``'window_tokens'``) to
+    that transform's ``meta_keys``. The windows lie inside the image region
+    ``results['img_shape']`` on its patch grid (``H // p`` x ``W // p``).
+
+    Modes (the paper's ablations):
+
+    * ``'windows'``: ``num_windows`` square, non-overlapping windows, uniform
+      over all valid placements. ``num_windows=1`` is crop training,
+      ``2`` is Win-Win, ``4`` the four-window variant.
+    * ``'random'``: the same token budget (``num_windows * side**2``) as
+      randomly scattered tokens, stored as sorted flat indices.
+
+    Args:
+        num_windows (int): N. Default: 2.
+        window_size (int, optional): window side in patches.
+        token_fraction (float, optional): alternatively, the fraction of the
+            image's tokens all windows keep together (side rounded down).
+        patch_size (int): the backbone's patch size. Default: 16.
+        mode (str): ``'windows'`` or ``'random'``.
+
+    Added keys:
+        window_boxes (np.ndarray): (N, 4) int64 ``(y0, x0, y1, x1)`` in patch
+            units, end-exclusive (``'windows'`` mode).
+        window_tokens (np.ndarray): (K,) int64 flat token indices
+            (``'random'`` mode).
+    """
+
+    def __init__(self,
+                 num_windows: int = 2,
+                 window_size: Optional[int] = None,
+                 token_fraction: Optional[float] = None,
+                 patch_size: int = 16,
+                 mode: str = 'windows') -> None:
+        if (window_size is None) == (token_fraction is None):
+            raise ValueError('RandomWindows needs exactly one of window_size '
+                             '(patches) or token_fraction.')
+        if mode not in MODES:
+            raise ValueError(f'RandomWindows mode must be one of {MODES}, got '
+                             f'{mode!r}.')
+        if window_size is not None and window_size < 1:
+            raise WindowSizeError(f'window_size must be >= 1 patch, got '
+                                  f'{window_size}.')
+        self.num_windows = num_windows
+        self.window_size = window_size
+        self.token_fraction = token_fraction
+        self.patch_size = patch_size
+        self.mode = mode
+
+    def side_for(self, grid_hw) -> int:
+        """Window side in patches for an image with patch grid ``grid_hw``."""
+        if self.window_size is not None:
+            return self.window_size
+        return window_side_from_fraction(grid_hw, self.num_windows,
+                                         self.token_fraction)
+
+    def transform(self, results: dict) -> dict:
+        h, w = results['img_shape'][:2]
+        grid = (h // self.patch_size, w // self.patch_size)
+        side = self.side_for(grid)
+        try:
+            if self.mode == 'windows':
+                results['window_boxes'] = sample_windows(
+                    grid, self.num_windows, side)
+            else:
+                results['window_tokens'] = sample_random_tokens(
+                    grid, self.num_windows * side * side)
+        except WindowSizeError as e:
+            raise WindowSizeError(
+                f'RandomWindows on image {results.get("img_path", "")} of '
+                f'{h}x{w} pixels (patch {self.patch_size}): {e}') from None
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_windows={self.num_windows}, '
+                f'window_size={self.window_size}, token_fraction='
+                f'{self.token_fraction}, patch_size={self.patch_size}, '
+                f'mode={self.mode!r})')

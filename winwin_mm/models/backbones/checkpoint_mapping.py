@@ -1,0 +1,143 @@
+"""Load CroCo v2, timm RoPE-ViT and mmpretrain/MAE ViT weights into RoPEViT.
+
+Only key names are mapped (no code from those projects). Absolute position
+embeddings are dropped: Win-Win uses RoPE only. timm's RoPE ViTs use the
+interleaved RoPE layout; when the model uses the CroCo layout the q/k rows of
+every head are permuted so the rotation is the same.
+"""
+import re
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from ..rope import layout_permutation
+
+FORMATS = ('auto', 'native', 'croco', 'timm', 'mmpretrain')
+# keys that exist in the source checkpoints but have no place in the backbone
+_DROP = re.compile(
+    r'^(pos_embed|enc_pos_embed|head\..*|fc_norm\..*|dec_.*|decoder_.*|'
+    r'mask_token|prediction_head\..*|pre_norm\..*|rope\..*|'
+    r'data_preprocessor\..*|neck\..*)$')
+
+_RULES: Dict[str, List[Tuple[str, str]]] = {
+    'croco': [(r'^enc_blocks\.', 'blocks.'), (r'^enc_norm\.', 'norm.')],
+    'timm': [(r'\.gamma_1$', '.ls1.gamma'), (r'\.gamma_2$', '.ls2.gamma')],
+    'mmpretrain': [
+        (r'^patch_embed\.projection\.', 'patch_embed.proj.'),
+        (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
+        (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
+        (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
+        (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
+        (r'^layers\.(\d+)\.attn\.gamma1\.weight$', r'blocks.\1.ls1.gamma'),
+        (r'^layers\.(\d+)\.ffn\.gamma2\.weight$', r'blocks.\1.ls2.gamma'),
+        (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
+        (r'^ln1\.', 'norm.'),
+    ],
+    'native': [],
+}
+# the RoPE layout each format's weights were trained with
+_SOURCE_LAYOUT = {'croco': 'croco', 'timm': 'interleaved'}
+
+
+def detect_format(keys) -> str:
+    keys = list(keys)
+    if any(k.startswith('enc_blocks.') for k in keys):
+        return 'croco'
+    if any(k.startswith('layers.') for k in keys):
+        return 'mmpretrain'
+    if any(k.endswith('gamma_1') or k.startswith('head.') for k in keys):
+        return 'timm'
+    return 'native'
+
+
+def _unwrap(ckpt) -> Dict[str, torch.Tensor]:
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(ckpt, dict) and key in ckpt and isinstance(
+                ckpt[key], dict):
+            ckpt = ckpt[key]
+    return ckpt
+
+
+def convert_state_dict(state: Dict[str, torch.Tensor], fmt: str,
+                       num_heads: int, rope_layout: str,
+                       prefix: str = '') -> Dict[str, torch.Tensor]:
+    """Map a source state dict onto RoPEViT key names (and RoPE layout)."""
+    if fmt not in FORMATS:
+        raise ValueError(f'Unknown pretrained_format {fmt!r}; use one of '
+                         f'{FORMATS}.')
+    if prefix:
+        state = {k[len(prefix):]: v for k, v in state.items()
+                 if k.startswith(prefix)}
+    for strip in ('backbone.', 'encoder.', 'module.'):
+        if state and all(k.startswith(strip) for k in state):
+            state = {k[len(strip):]: v for k, v in state.items()}
+    if fmt == 'auto':
+        fmt = detect_format(state)
+    out = OrderedDict()
+    for k, v in state.items():
+        for pat, rep in _RULES[fmt]:
+            k = re.sub(pat, rep, k)
+        if not _DROP.match(k):
+            out[k] = v
+    src_layout = _SOURCE_LAYOUT.get(fmt, rope_layout)
+    if src_layout != rope_layout:
+        for k in [k for k in out if k.endswith(('attn.qkv.weight',
+                                                'attn.qkv.bias'))]:
+            out[k] = _permute_qk(out[k], num_heads,
+                                 layout_permutation(
+                                     out[k].shape[0] // 3 // num_heads,
+                                     src_layout, rope_layout))
+    return out
+
+
+def _permute_qk(w: torch.Tensor, num_heads: int,
+                perm: torch.Tensor) -> torch.Tensor:
+    """Permute the channels of every q and k head of a fused qkv
+    weight (3*C, C) or bias (3*C,); v is untouched."""
+    dim = w.shape[0] // 3
+    hd = dim // num_heads
+    w = w.clone()
+    for part in range(2):  # q, k
+        blk = w[part * dim:(part + 1) * dim].reshape(num_heads, hd, *w.shape[1:])
+        w[part * dim:(part + 1) * dim] = blk[:, perm].reshape(dim, *w.shape[1:])
+    return w
+
+
+def load_pretrained(model, init_cfg: dict, fmt: str = 'auto') -> None:
+    """Load ``init_cfg['checkpoint']`` into ``model`` (a RoPEViT).
+
+    Raises:
+        RuntimeError: listing missing and unexpected keys after mapping, or
+            shape mismatches, with the detected format.
+    """
+    logger = MMLogger.get_current_instance()
+    path = init_cfg['checkpoint']
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    state = _unwrap(ckpt)
+    fmt = init_cfg.get('format', fmt)
+    used_fmt = detect_format(state) if fmt == 'auto' else fmt
+    state = convert_state_dict(state, used_fmt, model.num_heads,
+                               model.rope.layout, init_cfg.get('prefix', ''))
+    own = model.state_dict()
+    shape_err = [f'{k}: checkpoint {tuple(v.shape)} vs model '
+                 f'{tuple(own[k].shape)}' for k, v in state.items()
+                 if k in own and own[k].shape != v.shape]
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected or shape_err:
+        raise RuntimeError(
+            f'Checkpoint {path} (read as {used_fmt!r} format) does not match '
+            f'RoPEViT(embed_dims={model.embed_dims}, num_layers='
+            f'{model.num_layers}, with_cls_token={model.cls_token is not None}'
+            f', layer_scale={hasattr(model.blocks[0].ls1, "gamma")}).\n'
+            f'  missing keys: {missing}\n  unexpected keys: {unexpected}\n'
+            f'  shape mismatches: {shape_err}\n'
+            'Fix: choose the arch / with_cls_token / layer_scale_init_value '
+            'of the checkpoint, or set init_cfg format= one of '
+            f'{FORMATS[1:]}.')
+    model.load_state_dict(state, strict=True)
+    logger.info(f'RoPEViT: loaded {len(state)} tensors from {path} '
+                f'({used_fmt} format).')

@@ -1,0 +1,242 @@
+"""RoPE ViT backbone that runs on the full token grid or on kept windows."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+
+from winwin_mm.registry import MODELS
+from winwin_mm.windows import (boxes_to_token_index, grid_positions,
+                               token_positions)
+from ..rope import RoPE2D
+from .vit_layers import RoPEBlock
+
+ARCH_SETTINGS: Dict[str, dict] = {
+    'ti': dict(embed_dims=192, num_layers=12, num_heads=3),
+    's': dict(embed_dims=384, num_layers=12, num_heads=6),
+    'b': dict(embed_dims=768, num_layers=12, num_heads=12),
+    'l': dict(embed_dims=1024, num_layers=24, num_heads=16),
+}
+
+
+@MODELS.register_module()
+class RoPEViT(BaseModule):
+    """Plain ViT with 2-D RoPE and no absolute position embedding.
+
+    ``forward(x)`` runs on every token of the (padded) image; with ``windows``
+    it gathers only the tokens of those boxes, with their true grid positions,
+    so the sequence is short (Win-Win training); with ``token_index`` it keeps
+    an arbitrary token subset (the random-token ablation).
+
+    Args:
+        arch (str | dict): ``'ti'``, ``'s'``, ``'b'``, ``'l'`` or a dict with
+            ``embed_dims``, ``num_layers``, ``num_heads``. Default: ``'b'``.
+        patch_size (int): Default: 16.
+        in_channels (int): Default: 3.
+        out_indices (Sequence[int]): blocks whose outputs are returned.
+        mlp_ratio (float): Default: 4.
+        qkv_bias (bool): Default: True.
+        drop_rate, attn_drop_rate, drop_path_rate (float): regularisation.
+        layer_scale_init_value (float, optional): enables LayerScale.
+        with_cls_token (bool): prepend a class token (no RoPE on it), for
+            checkpoints that have one. Default: False.
+        final_norm (bool): LayerNorm on the last block's output. Default: True.
+        rope_base (float): Default: 100 (CroCo v2).
+        rope_layout (str): ``'croco'`` or ``'interleaved'`` (timm).
+        rope_mixed (bool): learnable mixed frequencies (RoPE-Mixed).
+        with_cp (bool): gradient checkpointing of blocks.
+        pretrained_format (str): key mapping for ``init_cfg`` checkpoints:
+            ``'auto'``, ``'native'``, ``'croco'``, ``'timm'``, ``'mmpretrain'``.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
+            checkpoint='croco_v2_vitb.pth')``.
+
+    Shapes:
+        x: (B, C_in, H, W), any H, W (padded right/bottom to the patch size).
+        windows: (B, N, 4) patch-unit boxes ``(y0, x0, y1, x1)``, one square
+            size for the batch.
+        returns: tuple of (B*N, C, s, s) with windows; (B, C, ceil(H/p),
+            ceil(W/p)) otherwise (token_index mode scatters kept tokens back
+            onto that full grid, zeros elsewhere).
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'b',
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (2, 5, 8, 11),
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: Optional[float] = None,
+                 with_cls_token: bool = False,
+                 final_norm: bool = True,
+                 rope_base: float = 100.,
+                 rope_layout: str = 'croco',
+                 rope_mixed: bool = False,
+                 with_cp: bool = False,
+                 pretrained_format: str = 'auto',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(arch, str):
+            if arch.lower() not in ARCH_SETTINGS:
+                raise ValueError(f'Unknown RoPEViT arch {arch!r}; choose one '
+                                 f'of {sorted(ARCH_SETTINGS)} or pass a dict.')
+            arch = ARCH_SETTINGS[arch.lower()]
+        self.embed_dims = arch['embed_dims']
+        self.num_layers = arch['num_layers']
+        self.num_heads = arch['num_heads']
+        self.patch_size = patch_size
+        self.out_indices = tuple(i if i >= 0 else self.num_layers + i
+                                 for i in out_indices)
+        if any(not 0 <= i < self.num_layers for i in self.out_indices):
+            raise ValueError(f'out_indices {tuple(out_indices)} out of range '
+                             f'for {self.num_layers} layers.')
+        self.pretrained_format = pretrained_format
+        self.with_cp = with_cp
+        dim = self.embed_dims
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(
+            in_channels, dim, kernel_size=patch_size, stride=patch_size)
+        self.num_prefix = 1 if with_cls_token else 0
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) \
+            if with_cls_token else None
+        self.pos_drop = nn.Dropout(drop_rate)
+        self.rope = RoPE2D(dim // self.num_heads, rope_base, rope_layout,
+                           rope_mixed, self.num_heads)
+        dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        self.blocks = nn.ModuleList([
+            RoPEBlock(dim, self.num_heads, mlp_ratio, qkv_bias, drop_rate,
+                      attn_drop_rate, dpr[i], layer_scale_init_value,
+                      rope_layout) for i in range(self.num_layers)
+        ])
+        self.norm = nn.LayerNorm(dim, eps=1e-6) if final_norm else nn.Identity()
+
+    # ------------------------------------------------------------------ init
+    def init_weights(self) -> None:
+        if self.init_cfg is not None and self.init_cfg.get(
+                'type') == 'Pretrained':
+            from .checkpoint_mapping import load_pretrained
+            load_pretrained(self, self.init_cfg, self.pretrained_format)
+            self._is_init = True
+            return
+        super().init_weights()
+        if self.init_cfg is None:
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=.02)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.LayerNorm):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+            w = self.patch_embed.proj.weight
+            nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+            if self.cls_token is not None:
+                trunc_normal_(self.cls_token, std=.02)
+
+    # --------------------------------------------------------------- forward
+    def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """Pad to a multiple of the patch size and embed.
+
+        x: (B, C_in, H, W) -> tokens (B, h*w, C) and grid (h, w)."""
+        p = self.patch_size
+        H, W = x.shape[-2:]
+        pad_h, pad_w = (-H) % p, (-W) % p
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        x = self.patch_embed.proj(x)
+        grid = (x.shape[-2], x.shape[-1])
+        return x.flatten(2).transpose(1, 2), grid
+
+    def forward_tokens(self, tokens: torch.Tensor, pos: torch.Tensor,
+                       attn_mask: Optional[torch.Tensor] = None
+                       ) -> List[torch.Tensor]:
+        """Run the blocks on given tokens at given grid positions.
+
+        Args:
+            tokens: (B, K, C) patch tokens (no class token).
+            pos: (B, K, 2) integer (y, x) grid positions.
+            attn_mask: optional bool (B|1, 1, K', K') (K' includes the class
+                token), True where attention is allowed.
+
+        Returns:
+            list of (B, K, C), one per ``out_indices`` (class token removed).
+        """
+        rope = self.rope(pos)  # computed once per forward
+        x = tokens
+        if self.cls_token is not None:
+            x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), 1)
+        x = self.pos_drop(x)
+        outs = []
+        for i, blk in enumerate(self.blocks):
+            if self.with_cp and self.training and x.requires_grad:
+                x = cp.checkpoint(blk, x, rope, self.num_prefix, attn_mask,
+                                  use_reentrant=False)
+            else:
+                x = blk(x, rope, self.num_prefix, attn_mask)
+            if i == self.num_layers - 1:
+                x = self.norm(x)
+            if i in self.out_indices:
+                outs.append(x[:, self.num_prefix:])
+        return outs
+
+    def forward(self,
+                x: torch.Tensor,
+                windows: Optional[torch.Tensor] = None,
+                token_index: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, ...]:
+        """See the class docstring for shapes."""
+        tokens, (gh, gw) = self.embed(x)
+        B, _, C = tokens.shape
+        if windows is not None and token_index is not None:
+            raise ValueError('Pass either windows or token_index, not both.')
+        if windows is not None:
+            # boxes come from data-sample metainfo (CPU): check and index them
+            # there, then one non-blocking copy (no device->host sync).
+            windows = torch.as_tensor(windows, dtype=torch.long).cpu()
+            self._check_boxes(windows, (gh, gw))
+            index = boxes_to_token_index(windows, gw).to(
+                tokens.device, non_blocking=True)  # (B, N*s*s)
+        elif token_index is not None:
+            index = token_index.to(device=tokens.device, dtype=torch.long)
+        else:
+            pos = grid_positions((gh, gw), tokens.device).expand(B, -1, -1)
+            outs = self.forward_tokens(tokens, pos)
+            return tuple(
+                o.transpose(1, 2).reshape(B, C, gh, gw) for o in outs)
+        kept = torch.gather(tokens, 1, index[..., None].expand(-1, -1, C))
+        outs = self.forward_tokens(kept, token_positions(index, gw))
+        if windows is not None:
+            n = windows.shape[1]
+            s = int(windows[0, 0, 2] - windows[0, 0, 0])
+            # (B, N*s*s, C) -> (B*N, C, s, s)
+            return tuple(
+                o.reshape(B * n, s, s, C).permute(0, 3, 1, 2).contiguous()
+                for o in outs)
+        return tuple(self._scatter(o, index, (gh, gw)) for o in outs)
+
+    @staticmethod
+    def _scatter(feat: torch.Tensor, index: torch.Tensor,
+                 grid: Tuple[int, int]) -> torch.Tensor:
+        """(B, K, C) kept features -> (B, C, h, w) grid, zeros elsewhere."""
+        B, _, C = feat.shape
+        out = feat.new_zeros(B, grid[0] * grid[1], C)
+        out.scatter_(1, index[..., None].expand(-1, -1, C), feat)
+        return out.transpose(1, 2).reshape(B, C, *grid)
+
+    @staticmethod
+    def _check_boxes(boxes: torch.Tensor, grid: Tuple[int, int]) -> None:
+        if boxes.dim() != 3 or boxes.shape[-1] != 4:
+            raise ValueError(f'windows must be (B, N, 4) boxes, got shape '
+                             f'{tuple(boxes.shape)}.')
+        bad = ((boxes[..., :2] < 0) | (boxes[..., 2:3] > grid[0]) |
+               (boxes[..., 3:4] > grid[1])).any()
+        if bool(bad):
+            raise ValueError(
+                f'Window boxes {boxes.tolist()} fall outside the '
+                f'{grid[0]}x{grid[1]} patch grid of the input.')

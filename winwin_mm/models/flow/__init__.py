@@ -1,0 +1,3 @@
+from .data_preprocessor import FlowDataPreprocessor
+
+__all__ = ['FlowDataPreprocessor']

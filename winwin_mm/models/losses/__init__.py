@@ -1,0 +1,3 @@
+from .window_loss import WindowLoss
+
+__all__ = ['WindowLoss']

@@ -1,0 +1,165 @@
+"""2-D rotary position embedding (RoPE) on integer patch coordinates.
+
+Win-Win gives every kept token its *true* (y, x) position on the full-resolution
+patch grid, so the attention logit between two tokens depends only on their
+relative offset (see ``tests/test_rope.py``). Written from the math of
+RoFormer / CroCo v2 ("RoPE100"); no code is taken from either.
+
+Layouts of the ``head_dim`` channels of q and k:
+
+* ``'croco'`` (default): the first half of the channels is rotated by y, the
+  second half by x. Inside a half of size ``D = head_dim // 2`` channel ``k`` is
+  paired with channel ``k + D // 2`` ("rotate half") and turns with frequency
+  ``base ** (-2k / D)``.
+* ``'interleaved'``: timm's ``RotaryEmbeddingCat`` with ``'xy'`` grid indexing
+  (its RoPE ViTs), channel pairs ``(2i, 2i + 1)``, the x frequencies first,
+  then the y ones. Converting weights between the two layouts is a fixed
+  permutation of q/k rows (:func:`layout_permutation`).
+
+``mixed=True`` gives learnable per-head frequencies mixing both axes
+(Heo et al. 2024, "RoPE-Mixed"): the angle of pair ``i`` in head ``h`` is
+``y * fy[h, i] + x * fx[h, i]``.
+"""
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+LAYOUTS = ('croco', 'interleaved')
+
+
+def _axis_freqs(dim: int, base: float) -> torch.Tensor:
+    """Frequencies of one axis for ``dim`` channels: shape (dim // 2,)."""
+    return 1.0 / (base**(torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+
+
+def rotate_pairs(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """The 90-degree partner of every channel: ``rot(x)`` with
+    ``rope(x) = x * cos + rot(x) * sin``.
+
+    Args:
+        x: (..., head_dim).
+        layout: ``'croco'`` (rotate half inside each axis half) or
+            ``'interleaved'`` (pairs of neighbouring channels).
+    """
+    if layout == 'interleaved':
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return torch.stack((-x2, x1), dim=-1).flatten(-2)
+    # croco: two axis halves, each split in two quarters (a, b) -> (-b, a)
+    q = x.shape[-1] // 4
+    a, b, c, d = x.split(q, dim=-1)
+    return torch.cat((-b, a, -d, c), dim=-1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+               layout: str) -> torch.Tensor:
+    """Rotate q or k.
+
+    Args:
+        x: (B, heads, N, head_dim).
+        cos, sin: broadcastable to x, e.g. (B, 1 or heads, N, head_dim).
+    """
+    return x * cos + rotate_pairs(x, layout) * sin
+
+
+def channel_roles(head_dim: int, layout: str) -> list:
+    """(axis, frequency index, member of pair) of every channel of a head.
+
+    axis 0 = y, 1 = x; member 0 is the channel multiplied by ``-sin`` in its
+    partner's rotation, member 1 the other.
+    """
+    nf = head_dim // 4  # frequencies per axis
+    roles = [None] * head_dim
+    for axis in range(2):
+        for k in range(nf):
+            for m in range(2):
+                if layout == 'croco':  # y half first, rotate-half pairing
+                    c = axis * 2 * nf + m * nf + k
+                else:  # timm interleaved: x pairs first, then y pairs
+                    c = 2 * ((1 - axis) * nf + k) + m
+                roles[c] = (axis, k, m)
+    return roles
+
+
+def layout_permutation(head_dim: int, src: str, dst: str) -> torch.Tensor:
+    """Index ``p`` with ``x_dst = x_src[..., p]`` for the same rotation.
+
+    Apply it to the q and k rows of each head of a ``qkv`` projection to move
+    weights between layouts (e.g. a timm checkpoint into the CroCo layout).
+    """
+    where = {r: c for c, r in enumerate(channel_roles(head_dim, src))}
+    return torch.tensor([where[r] for r in channel_roles(head_dim, dst)])
+
+
+class RoPE2D(nn.Module):
+    """Cos/sin tables for 2-D RoPE from integer (y, x) positions.
+
+    Args:
+        head_dim (int): channels per attention head, a multiple of 4.
+        base (float): frequency base (CroCo v2 uses 100). Default: 100.
+        layout (str): ``'croco'`` or ``'interleaved'``. Default: ``'croco'``.
+        mixed (bool): learnable mixed-axis frequencies (RoPE-Mixed).
+        num_heads (int): heads, needed only when ``mixed``.
+    """
+
+    def __init__(self, head_dim: int, base: float = 100., layout: str = 'croco',
+                 mixed: bool = False, num_heads: int = 1) -> None:
+        super().__init__()
+        if head_dim % 4:
+            raise ValueError(f'2-D RoPE needs head_dim divisible by 4, got '
+                             f'{head_dim}: choose embed_dims / num_heads = 4k.')
+        if layout not in LAYOUTS:
+            raise ValueError(f'Unknown RoPE layout {layout!r}; use one of '
+                             f'{LAYOUTS}.')
+        self.head_dim, self.base, self.layout = head_dim, base, layout
+        self.mixed = mixed
+        freqs = _axis_freqs(head_dim // 2, base).float()  # (head_dim // 4,)
+        if mixed:
+            # RoPE-Mixed initialisation: per head a random direction theta;
+            # the first half of the pairs points along theta, the second half
+            # along theta + pi/2, with the axial magnitudes.
+            mag = torch.cat((freqs, freqs))  # (head_dim // 2,)
+            theta = torch.rand(num_heads, 1) * 2 * torch.pi
+            quarter = torch.full((freqs.numel(), ), torch.pi / 2)
+            ang = theta + torch.cat((torch.zeros_like(quarter), quarter))
+            self.freqs_y = nn.Parameter(mag * torch.sin(ang))  # (heads, npair)
+            self.freqs_x = nn.Parameter(mag * torch.cos(ang))
+        else:
+            self.register_buffer('freqs', freqs, persistent=False)
+
+    def _angles(self, pos: torch.Tensor) -> torch.Tensor:
+        """(B, N, 2) positions -> angles (B, 1|heads, N, head_dim // 2), in
+        pair order: y pairs first, then x pairs."""
+        pos = pos.float()
+        y, x = pos[..., 0], pos[..., 1]  # (B, N)
+        if self.mixed:
+            return (y[:, None, :, None] * self.freqs_y[None, :, None] +
+                    x[:, None, :, None] * self.freqs_x[None, :, None])
+        ay = y[..., None] * self.freqs  # (B, N, head_dim // 4)
+        ax = x[..., None] * self.freqs
+        return torch.cat((ay, ax), dim=-1)[:, None]
+
+    def forward(self, pos: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Tables for :func:`apply_rope`.
+
+        Args:
+            pos: (B, N, 2) integer (y, x) positions on the patch grid.
+
+        Returns:
+            cos, sin: (B, 1 or heads, N, head_dim), float32.
+        """
+        ang = self._angles(pos)  # (B, h, N, P) with P = head_dim // 2 pairs
+        if self.layout == 'interleaved':
+            q = ang.shape[-1] // 2
+            ang = torch.cat((ang[..., q:], ang[..., :q]), dim=-1)  # x first
+            ang = ang.repeat_interleave(2, dim=-1)
+        else:
+            # pair j of an axis covers channels (j, j + P/2) of that half
+            q = ang.shape[-1] // 2
+            ay, ax = ang[..., :q], ang[..., q:]
+            ang = torch.cat((ay, ay, ax, ax), dim=-1)
+        return ang.cos(), ang.sin()
+
+    def extra_repr(self) -> str:
+        return (f'head_dim={self.head_dim}, base={self.base}, '
+                f'layout={self.layout!r}, mixed={self.mixed}')

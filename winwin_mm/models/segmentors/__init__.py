@@ -1,0 +1,3 @@
+from .winwin_encoder_decoder import WinWinEncoderDecoder
+
+__all__ = ['WinWinEncoderDecoder']

@@ -1,0 +1,145 @@
+"""Win-Win segmentor: windows in training, one whole-image pass at test."""
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.structures import SegDataSample
+from torch import Tensor
+
+from winwin_mm.registry import MODELS
+
+
+def stack_meta(samples, key: str) -> Optional[Tensor]:
+    """Stack ``metainfo[key]`` of all samples to a (B, ...) long tensor, or
+    None when no sample has it. Mixed presence is an error."""
+    have = [key in s.metainfo for s in samples]
+    if not any(have):
+        return None
+    if not all(have):
+        raise ValueError(f'Only some samples of the batch carry {key!r}; put '
+                         'RandomWindows in every training pipeline branch.')
+    arrays = [np.asarray(s.metainfo[key]) for s in samples]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(
+            f'{key!r} differs in shape across the batch ({sorted(shapes)}): '
+            'every image of a batch must keep the same number and size of '
+            'windows. Use window_size (not token_fraction) when image sizes '
+            'differ.')
+    return torch.from_numpy(np.stack(arrays)).long()
+
+
+@MODELS.register_module()
+class WinWinEncoderDecoder(EncoderDecoder):
+    """EncoderDecoder that trains on the tokens of a few windows.
+
+    Training: the boxes sampled by ``RandomWindows`` (``metainfo
+    ['window_boxes']``, (N, 4) patch units) go to the backbone, which returns
+    per-window grids (B*N, C, s, s); neck and heads run per window and the
+    ground truth is cropped to the same pixel windows (B*N samples), so the
+    loss covers the kept windows only. ``metainfo['window_tokens']`` (random
+    token ablation) scatters the kept features onto the full grid and marks
+    every other pixel ``ignore_index``. Without either key the step is a
+    normal full-resolution step.
+
+    Test: ``test_cfg=dict(mode='whole')`` runs the full-resolution image in one
+    pass (padded to the patch size, logits cropped back);
+    ``mode='slide'`` keeps MMSegmentation's tiling as the crop baseline.
+
+    All ``EncoderDecoder`` arguments apply; the backbone must accept
+    ``windows=`` / ``token_index=`` (``winwin_mm.RoPEViT``).
+    """
+
+    @property
+    def patch_size(self) -> int:
+        return self.backbone.patch_size
+
+    def extract_feat(self, inputs: Tensor, windows: Optional[Tensor] = None,
+                     token_index: Optional[Tensor] = None) -> List[Tensor]:
+        """inputs (B, 3, H, W) -> multi-level features (per window when
+        ``windows`` (B, N, 4) is given)."""
+        if windows is None and token_index is None:
+            x = self.backbone(inputs)
+        else:
+            x = self.backbone(inputs, windows=windows, token_index=token_index)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    # ------------------------------------------------------------- training
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        boxes = stack_meta(data_samples, 'window_boxes')
+        tokens = stack_meta(data_samples, 'window_tokens')
+        if boxes is not None:
+            x = self.extract_feat(inputs, windows=boxes)
+            data_samples = self.crop_to_windows(data_samples, boxes)
+        elif tokens is not None:
+            x = self.extract_feat(inputs, token_index=tokens)
+            data_samples = self.mask_to_tokens(data_samples, tokens,
+                                               inputs.shape[-2:])
+        else:
+            x = self.extract_feat(inputs)
+        losses = self._decode_head_forward_train(x, data_samples)
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        return losses
+
+    def crop_to_windows(self, data_samples, boxes: Tensor) -> list:
+        """B samples + (B, N, 4) patch boxes -> B*N samples whose
+        ``gt_sem_seg`` is the (1, s*p, s*p) pixel crop of each window, in the
+        order of the backbone's (B*N) outputs."""
+        p = self.patch_size
+        out = []
+        for sample, sample_boxes in zip(data_samples, boxes.tolist()):
+            seg = sample.gt_sem_seg.data
+            for y0, x0, y1, x1 in sample_boxes:
+                crop = seg[:, y0 * p:y1 * p, x0 * p:x1 * p]
+                meta = dict(sample.metainfo)
+                meta.update(img_shape=tuple(crop.shape[-2:]),
+                            pad_shape=tuple(crop.shape[-2:]))
+                win = SegDataSample(metainfo=meta)
+                win.gt_sem_seg = PixelData(data=crop)
+                out.append(win)
+        return out
+
+    def mask_to_tokens(self, data_samples, tokens: Tensor,
+                       img_hw: Tuple[int, int]) -> list:
+        """Set ``ignore_index`` on every pixel whose token was dropped."""
+        p = self.patch_size
+        gh, gw = -(-img_hw[0] // p), -(-img_hw[1] // p)
+        keep = torch.zeros(tokens.shape[0], gh * gw, dtype=torch.bool)
+        keep.scatter_(1, tokens, True)
+        keep = keep.view(-1, gh, gw).repeat_interleave(p, 1).repeat_interleave(
+            p, 2)
+        ignore = self.decode_head.ignore_index
+        out = []
+        for sample, k in zip(data_samples, keep):
+            seg = sample.gt_sem_seg.data
+            k = k[:seg.shape[-2], :seg.shape[-1]].to(seg.device)
+            masked = SegDataSample(metainfo=sample.metainfo)
+            masked.gt_sem_seg = PixelData(
+                data=torch.where(k[None], seg, torch.full_like(seg, ignore)))
+            out.append(masked)
+        return out
+
+    # ------------------------------------------------------------ inference
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """(B, 3, H, W) -> logits (B, K, H, W) in one pass. Pads to the patch
+        size so features align with pixels, then crops back."""
+        H, W = inputs.shape[-2:]
+        p = self.patch_size
+        ph, pw = (-H) % p, (-W) % p
+        if ph or pw:
+            inputs = F.pad(inputs, (0, pw, 0, ph))
+            padded = tuple(inputs.shape[-2:])
+            batch_img_metas = [
+                dict(m, img_shape=padded, pad_shape=padded)
+                for m in batch_img_metas
+            ]
+        x = self.extract_feat(inputs)
+        logits = self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+        return logits[..., :H, :W]

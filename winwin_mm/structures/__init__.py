@@ -1,0 +1,3 @@
+from .flow_data_sample import FlowDataSample
+
+__all__ = ['FlowDataSample']

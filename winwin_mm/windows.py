@@ -1,0 +1,182 @@
+"""Window geometry on the patch grid: the one source of truth.
+
+A *box* is ``(y0, x0, y1, x1)`` in patch units, end-exclusive, on the patch
+grid of the full-resolution image (token ``(y, x)`` covers pixels
+``[y*p, (y+1)*p) x [x*p, (x+1)*p)`` for patch size ``p``). Win-Win keeps the
+tokens of ``N`` square, non-overlapping boxes. This module samples boxes and
+converts them to token indices and pixel boxes; it imports only numpy and torch.
+"""
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+
+
+class WindowSizeError(ValueError):
+    """Windows of the requested size/count cannot fit the image."""
+
+
+def window_side_from_fraction(grid_hw: Tuple[int, int], num_windows: int,
+                              token_fraction: float) -> int:
+    """Side (in patches) of ``num_windows`` square windows that together keep
+    about ``token_fraction`` of the ``grid_hw`` tokens (rounded down).
+
+    Example: BDD100K 720x1280 at patch 16 is 45x80 = 3600 tokens; 2 windows at
+    0.27 give side 22 (968 tokens), the paper's budget.
+    """
+    if not 0 < token_fraction <= 1:
+        raise ValueError(f'token_fraction must be in (0, 1], got '
+                         f'{token_fraction}.')
+    h, w = grid_hw
+    return max(1, int(math.floor(math.sqrt(token_fraction * h * w /
+                                           num_windows) + 1e-6)))
+
+
+def check_fits(grid_hw: Tuple[int, int], num_windows: int, side: int) -> None:
+    """Raise :class:`WindowSizeError` unless ``num_windows`` disjoint
+    ``side x side`` windows fit a ``grid_hw`` patch grid.
+
+    For axis-aligned squares on an integer grid the most that fit is
+    ``(h // side) * (w // side)``.
+    """
+    h, w = grid_hw
+    if side < 1 or num_windows < 1:
+        raise WindowSizeError(
+            f'Window side ({side}) and count ({num_windows}) must be >= 1.')
+    capacity = (h // side) * (w // side)
+    if capacity < num_windows:
+        raise WindowSizeError(
+            f'{num_windows} non-overlapping windows of {side}x{side} patches '
+            f'do not fit a {h}x{w} patch grid (at most {capacity} fit). Use '
+            f'smaller or fewer windows, or a larger image.')
+
+
+def _disjoint(tops: np.ndarray, lefts: np.ndarray, side: int) -> np.ndarray:
+    """(T, N) candidate corners -> (T,) True where no two windows overlap."""
+    dy = np.abs(tops[:, :, None] - tops[:, None, :]) < side
+    dx = np.abs(lefts[:, :, None] - lefts[:, None, :]) < side
+    clash = dy & dx
+    n = tops.shape[1]
+    clash[:, np.arange(n), np.arange(n)] = False
+    return ~clash.any(axis=(1, 2))
+
+
+def sample_windows(grid_hw: Tuple[int, int], num_windows: int, side: int,
+                   rng: Optional[np.random.Generator] = None,
+                   max_rounds: int = 64, batch: int = 256) -> np.ndarray:
+    """Sample ``num_windows`` square non-overlapping windows uniformly over
+    all valid joint placements inside a ``grid_hw`` patch grid.
+
+    Rejection sampling of independent uniform corners is exactly uniform over
+    the valid joint placements. When windows are so large that almost every
+    draw clashes (``max_rounds * batch`` rejections), windows are placed one
+    after the other on the positions left free (slightly non-uniform), which
+    always succeeds because :func:`check_fits` passed.
+
+    Args:
+        grid_hw: (h, w) patch grid of the image region windows may cover.
+        num_windows: N.
+        side: window side in patches.
+        rng: numpy Generator; default the global numpy state (seeded by
+            MMEngine's runner and its dataloader workers).
+
+    Returns:
+        (N, 4) int64 boxes ``(y0, x0, y1, x1)``, end-exclusive.
+    """
+    check_fits(grid_hw, num_windows, side)
+    h, w = grid_hw
+    integers = (rng.integers if rng is not None else
+                lambda lo, hi, size: np.random.randint(lo, hi, size=size))
+    ny, nx = h - side + 1, w - side + 1
+    for _ in range(max_rounds):
+        tops = integers(0, ny, (batch, num_windows))
+        lefts = integers(0, nx, (batch, num_windows))
+        ok = np.flatnonzero(_disjoint(tops, lefts, side))
+        if ok.size:
+            t, l = tops[ok[0]], lefts[ok[0]]
+            return _to_boxes(t, l, side)
+    return _sequential(grid_hw, num_windows, side, integers)
+
+
+def _sequential(grid_hw, num_windows, side, integers) -> np.ndarray:
+    """Place windows one by one on free corners; restart on dead ends."""
+    h, w = grid_hw
+    ny, nx = h - side + 1, w - side + 1
+    for _ in range(1000):
+        free = np.ones((ny, nx), bool)
+        tops, lefts = [], []
+        for _ in range(num_windows):
+            cand = np.flatnonzero(free)
+            if not cand.size:
+                break
+            c = cand[integers(0, cand.size, 1)[0]]
+            t, l = divmod(int(c), nx)
+            tops.append(t)
+            lefts.append(l)
+            free[max(0, t - side + 1):t + side, max(0, l - side + 1):l + side] = False
+        if len(tops) == num_windows:
+            return _to_boxes(np.array(tops), np.array(lefts), side)
+    # a grid-aligned packing always exists after check_fits
+    cols = w // side
+    idx = np.arange(num_windows)
+    return _to_boxes((idx // cols) * side, (idx % cols) * side, side)
+
+
+def _to_boxes(tops: np.ndarray, lefts: np.ndarray, side: int) -> np.ndarray:
+    tops, lefts = np.asarray(tops, np.int64), np.asarray(lefts, np.int64)
+    return np.stack([tops, lefts, tops + side, lefts + side], axis=-1)
+
+
+def sample_random_tokens(grid_hw: Tuple[int, int], num_tokens: int,
+                         rng: Optional[np.random.Generator] = None
+                         ) -> np.ndarray:
+    """``num_tokens`` distinct flat token indices, uniformly, sorted: (K,)."""
+    h, w = grid_hw
+    if not 0 < num_tokens <= h * w:
+        raise WindowSizeError(f'Cannot keep {num_tokens} tokens of a {h}x{w} '
+                              f'patch grid.')
+    perm = (rng.permutation(h * w) if rng is not None else
+            np.random.permutation(h * w))
+    return np.sort(perm[:num_tokens]).astype(np.int64)
+
+
+def boxes_to_token_index(boxes: torch.Tensor, grid_w: int) -> torch.Tensor:
+    """Flat token indices of square windows, window by window, row-major.
+
+    Args:
+        boxes: (B, N, 4) ``(y0, x0, y1, x1)``; every box of the batch has the
+            same side ``s``.
+        grid_w: width of the patch grid.
+
+    Returns:
+        (B, N * s * s) long indices into the flattened (h * w) grid.
+    """
+    side = boxes[..., 2] - boxes[..., 0]
+    s = int(side.reshape(-1)[0])
+    if not bool(((side == s) & (boxes[..., 3] - boxes[..., 1] == s)).all()):
+        raise WindowSizeError(
+            'All windows of a batch must be squares of one size, got sides '
+            f'{side.flatten().tolist()}; use one window size per iteration.')
+    ar = torch.arange(s, device=boxes.device)
+    ys = boxes[..., 0, None, None] + ar[:, None]  # (B, N, s, 1)
+    xs = boxes[..., 1, None, None] + ar[None, :]  # (B, N, 1, s)
+    return (ys * grid_w + xs).flatten(1)
+
+
+def token_positions(index: torch.Tensor, grid_w: int) -> torch.Tensor:
+    """Flat indices (B, K) -> integer (y, x) positions (B, K, 2)."""
+    return torch.stack((index // grid_w, index % grid_w), dim=-1)
+
+
+def grid_positions(grid_hw: Tuple[int, int],
+                   device: Optional[torch.device] = None) -> torch.Tensor:
+    """All (y, x) positions of a grid, row-major: (h * w, 2)."""
+    h, w = grid_hw
+    idx = torch.arange(h * w, device=device)
+    return token_positions(idx, w)
+
+
+def boxes_to_pixels(boxes: np.ndarray, patch_size: int) -> np.ndarray:
+    """Patch-unit boxes -> pixel boxes (same layout), any leading shape."""
+    return np.asarray(boxes) * patch_size
