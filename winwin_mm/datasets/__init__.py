@@ -1,4 +1,5 @@
 from .camvid import CamVidDataset
+from .synthetic_seg import WinWinDemoDataset
 from .flow_datasets import (FlowPairListDataset, FlyingChairsDataset,
                             FlyingThings3DDataset, HD1KDataset,
                             KITTI2012Dataset, KITTI2015Dataset, SintelDataset,

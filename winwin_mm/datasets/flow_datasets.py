@@ -51,8 +51,8 @@ def _frame_number(filename: str) -> int:
 
 
 def _list_images(folder: str) -> List[str]:
-    return sorted(f for f in os.listdir(folder)
-                  if f.lower().endswith(IMAGE_SUFFIXES))
+    return sorted(
+        f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
 
 
 class BaseFlowDataset(BaseDataset):
@@ -63,7 +63,7 @@ class BaseFlowDataset(BaseDataset):
 
     Args:
         data_root (str): dataset folder.
-        pipeline (list): transforms, e.g. ``LoadFlowPair``...``PackFlowInputs``.
+        pipeline (list): transforms, ``LoadFlowPair`` ... ``PackFlowInputs``.
         test_mode (bool): passed to ``BaseDataset``.
         **kwargs: other ``BaseDataset`` arguments (``indices``,
             ``serialize_data``, ``lazy_init``, ``metainfo``...).
@@ -82,11 +82,14 @@ class BaseFlowDataset(BaseDataset):
             test_mode=test_mode,
             **kwargs)
 
-    def missing(self, path: str, what: str) -> FileNotFoundError:
+    def missing(self,
+                path: str,
+                what: str,
+                problem: str = 'does not exist') -> FileNotFoundError:
         """The error for a folder or file of the layout that is absent."""
         name = type(self).__name__
         return FileNotFoundError(
-            f'{name}: {what} {path!r} does not exist. Expected layout under '
+            f'{name}: {what} {path!r} {problem}. Expected layout under '
             f'data_root: {self.LAYOUT or "(see docstring)"}. To prepare the '
             f'dataset, {README_HINT}.')
 
@@ -102,8 +105,8 @@ class BaseFlowDataset(BaseDataset):
             raise self.missing(self.data_root, 'data_root')
         data_list = self.list_pairs()
         if not data_list:
-            raise self.missing(self.data_root,
-                               'no frame pair found in data_root')
+            raise self.missing(self.data_root, 'data_root',
+                               'holds no frame pair')
         return data_list
 
     def list_pairs(self) -> List[dict]:
@@ -198,8 +201,8 @@ class FlyingChairsDataset(BaseFlowDataset):
     """
 
     LAYOUT = '[data/]00001_img1.ppm, 00001_img2.ppm, 00001_flow.flo, ...'
-    NAMINGS = (('_img1.ppm', '_img2.ppm', '_flow.flo'),
-               ('-img0.ppm', '-img1.ppm', '-gt.flo'),
+    NAMINGS = (('_img1.ppm', '_img2.ppm',
+                '_flow.flo'), ('-img0.ppm', '-img1.ppm', '-gt.flo'),
                ('-img_0.png', '-img_1.png', '-flow_01.flo'))
     SPLIT_IDS = dict(train='1', val='2')
 
@@ -239,9 +242,9 @@ class FlyingChairsDataset(BaseFlowDataset):
         folder = self._folder()
         names = set(os.listdir(folder))
         for suffix1, suffix2, flow_suffix in self.NAMINGS:
-            stems = sorted(n[:-len(suffix1)] for n in names
-                           if n.endswith(suffix1)
-                           and n[:-len(suffix1)].isdigit())
+            stems = sorted(
+                n[:-len(suffix1)] for n in names
+                if n.endswith(suffix1) and n[:-len(suffix1)].isdigit())
             if stems:
                 break
         data_list = []
@@ -265,8 +268,10 @@ class FlyingThings3DDataset(BaseFlowDataset):
     Layout::
 
         frames_cleanpass/TRAIN/A/0000/left/0006.png
-        optical_flow/TRAIN/A/0000/into_future/left/OpticalFlowIntoFuture_0006_L.pfm
-        optical_flow/TRAIN/A/0000/into_past/left/OpticalFlowIntoPast_0007_L.pfm
+        optical_flow/TRAIN/A/0000/into_future/left/
+            OpticalFlowIntoFuture_0006_L.pfm
+        optical_flow/TRAIN/A/0000/into_past/left/
+            OpticalFlowIntoPast_0007_L.pfm
 
     Args:
         split (str): ``'train'`` or ``'test'`` (``TRAIN``/``TEST`` folders).
@@ -314,7 +319,10 @@ class FlyingThings3DDataset(BaseFlowDataset):
                     img_dir = osp.join(frames_root, subset, seq, cam)
                     if not osp.isdir(img_dir):
                         continue
-                    frames = {_frame_number(f): f for f in _list_images(img_dir)}
+                    frames = {
+                        _frame_number(f): f
+                        for f in _list_images(img_dir)
+                    }
                     flow_dir = osp.join(flow_root, subset, seq, direction, cam)
                     for t in sorted(frames):
                         if t + step not in frames:
@@ -345,8 +353,8 @@ def _consecutive_pairs(img_dir: str,
             flow = osp.join(flow_dir, osp.splitext(frames[t])[0] + flow_suffix)
         data_list.append(
             flow_pair_info(
-                osp.join(img_dir, frames[t]),
-                osp.join(img_dir, frames[t + 1]), flow, **extra))
+                osp.join(img_dir, frames[t]), osp.join(img_dir, frames[t + 1]),
+                flow, **extra))
     return data_list
 
 
@@ -395,8 +403,8 @@ class SintelDataset(BaseFlowDataset):
             img_dir = self.require_dir(img_root, scene, what='scene folder')
             flow_dir = None
             if flow_root is not None:
-                flow_dir = self.require_dir(flow_root, scene,
-                                            what='flow scene folder')
+                flow_dir = self.require_dir(
+                    flow_root, scene, what='flow scene folder')
             data_list += _consecutive_pairs(img_dir, flow_dir, scene=scene)
         return data_list
 
@@ -530,7 +538,8 @@ class SpringDataset(BaseFlowDataset):
             absent = self.val_scenes.difference(scenes)
             if absent:
                 raise self.missing(
-                    osp.join(split_root, sorted(absent)[0]), 'val scene')
+                    osp.join(split_root,
+                             sorted(absent)[0]), 'val scene')
             return [s for s in scenes if s in self.val_scenes]
         return scenes
 
@@ -542,10 +551,7 @@ class SpringDataset(BaseFlowDataset):
         for scene in self._scenes(split_root):
             for cam in self.cameras:
                 img_dir = self.require_dir(split_root, scene, f'frame_{cam}')
-                frames = {
-                    _frame_number(f): f
-                    for f in _list_images(img_dir)
-                }
+                frames = {_frame_number(f): f for f in _list_images(img_dir)}
                 for direction in self.directions:
                     step = 1 if direction == 'FW' else -1
                     flow_dir = osp.join(split_root, scene,
@@ -581,8 +587,7 @@ class HD1KDataset(BaseFlowDataset):
 
     def list_pairs(self) -> List[dict]:
         img_dir = self.require_dir(self.data_root, 'hd1k_input', 'image_2')
-        flow_dir = self.require_dir(self.data_root, 'hd1k_flow_gt',
-                                    'flow_occ')
+        flow_dir = self.require_dir(self.data_root, 'hd1k_flow_gt', 'flow_occ')
         images = set(os.listdir(img_dir))
         data_list = []
         for name in sorted(os.listdir(flow_dir)):
@@ -598,4 +603,3 @@ class HD1KDataset(BaseFlowDataset):
                         osp.join(flow_dir, name),
                         sparse=True))
         return data_list
-

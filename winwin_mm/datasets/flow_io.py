@@ -72,8 +72,8 @@ def _check_size(path: PathLike, got: int, expected: int) -> None:
         raise FlowFileError(
             path, f'truncated, expected {expected} bytes, got {got}')
     if got > expected:
-        raise FlowFileError(
-            path, f'too long, expected {expected} bytes, got {got}')
+        raise FlowFileError(path,
+                            f'too long, expected {expected} bytes, got {got}')
 
 
 def _check_flow_array(flow: np.ndarray) -> np.ndarray:
@@ -125,8 +125,8 @@ def write_flo(path: PathLike, flow: np.ndarray) -> None:
 _PFM_TOKEN = re.compile(rb'\S+')
 
 
-def _parse_pfm_header(path: PathLike, buf: bytes) -> Tuple[int, int, int, str,
-                                                            int]:
+def _parse_pfm_header(path: PathLike,
+                      buf: bytes) -> Tuple[int, int, int, str, int]:
     """Return ``(channels, width, height, byte order, data offset)``."""
     tokens, pos = [], 0
     for _ in range(4):  # magic, width, height, scale
@@ -195,8 +195,9 @@ def read_kitti_flow(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(f'{os.fspath(path)}: no such file')
     png = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
     if png is None:
-        raise FlowFileError(path, 'cannot be decoded as an image '
-                            '(corrupt or truncated PNG?)')
+        raise FlowFileError(
+            path, 'cannot be decoded as an image '
+            '(corrupt or truncated PNG?)')
     if png.dtype != np.uint16 or png.ndim != 3 or png.shape[2] != 3:
         raise FlowFileError(
             path, 'not a KITTI flow PNG: expected 16-bit 3 channels, got '
@@ -306,6 +307,7 @@ def read_image(path: PathLike) -> np.ndarray:
         raise FileNotFoundError(f'{os.fspath(path)}: no such file')
     bgr = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise FlowFileError(path, 'cannot be decoded as an image '
-                            '(corrupt, truncated or unsupported format)')
+        raise FlowFileError(
+            path, 'cannot be decoded as an image '
+            '(corrupt, truncated or unsupported format)')
     return np.ascontiguousarray(bgr[..., ::-1])

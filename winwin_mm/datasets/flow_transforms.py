@@ -73,8 +73,7 @@ class LoadFlowPair(BaseTransform):
                              f'{highres_gt!r}')
         self.highres_gt = highres_gt
 
-    def _match_resolution(self, path: str, flow: np.ndarray,
-                          valid: np.ndarray,
+    def _match_resolution(self, path: str, flow: np.ndarray, valid: np.ndarray,
                           img_hw: Tuple[int, int]) -> Tuple[np.ndarray, ...]:
         (fh, fw), (h, w) = flow.shape[:2], img_hw
         if (fh, fw) == (h, w):
@@ -244,11 +243,11 @@ class FlowRandomFlip(BaseTransform):
 
     AXES = dict(horizontal=1, vertical=0)
 
-    def __init__(self,
-                 prob: Union[float, Sequence[float]] = (0.5, 0.1),
-                 direction: Union[str, Sequence[str]] = ('horizontal',
-                                                         'vertical')
-                 ) -> None:
+    def __init__(
+        self,
+        prob: Union[float, Sequence[float]] = (0.5, 0.1),
+        direction: Union[str, Sequence[str]] = ('horizontal', 'vertical')
+    ) -> None:
         directions = (direction, ) if isinstance(direction, str) \
             else tuple(direction)
         probs = (prob, ) * len(directions) if isinstance(prob, (int, float)) \
@@ -343,7 +342,8 @@ class FlowColorJitter(BaseTransform):
                 grey = self._grey(out)[..., None]
                 out = (out - grey) * factor + grey
             elif factor != 0:  # hue: rotate H of HSV (degrees for float)
-                hsv = cv2.cvtColor(np.clip(out, 0, 255) / 255, cv2.COLOR_RGB2HSV)
+                hsv = cv2.cvtColor(
+                    np.clip(out, 0, 255) / 255, cv2.COLOR_RGB2HSV)
                 hsv[..., 0] = (hsv[..., 0] + 360 * factor) % 360
                 out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * 255
             out = np.clip(out, 0, 255)
@@ -383,8 +383,8 @@ class FlowRandomCrop(BaseTransform):
         x0 = np.random.randint(0, w - cw + 1)
         for key in FRAME_KEYS + GT_KEYS:
             if key in results:
-                results[key] = np.ascontiguousarray(
-                    results[key][y0:y0 + ch, x0:x0 + cw])
+                results[key] = np.ascontiguousarray(results[key][y0:y0 + ch,
+                                                                 x0:x0 + cw])
         results['crop_bbox'] = (y0, x0, y0 + ch, x0 + cw)
         results['img_shape'] = (ch, cw)
         return results
@@ -406,8 +406,8 @@ class PackFlowInputs(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         pair = np.concatenate([results[k] for k in FRAME_KEYS], axis=2)
-        inputs = torch.from_numpy(np.ascontiguousarray(pair.transpose(2, 0,
-                                                                      1)))
+        inputs = torch.from_numpy(
+            np.ascontiguousarray(pair.transpose(2, 0, 1)))
         sample = FlowDataSample()
         if 'gt_flow_fw' in results:
             flow = results['gt_flow_fw'].transpose(2, 0, 1)

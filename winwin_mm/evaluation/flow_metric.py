@@ -59,10 +59,10 @@ def flow_error_sums(pred: torch.Tensor,
                          f'(mode {mode!r})')
     pred = pred[:, :h, :w].double()
     # (k*k, 2, h, w): the GT vectors each prediction pixel is compared with.
-    cands = gt.reshape(2, h, k, w, k).permute(2, 4, 0, 1, 3).reshape(
-        k * k, 2, h, w)
+    cands = gt.reshape(2, h, k, w, k).permute(2, 4, 0, 1,
+                                              3).reshape(k * k, 2, h, w)
     cand_valid = valid_gt.reshape(h, k, w, k).permute(1, 3, 0,
-                                                     2).reshape(k * k, h, w)
+                                                      2).reshape(k * k, h, w)
     mask = cand_valid.all(dim=0)
     cands = torch.where(cand_valid[:, None], cands, torch.zeros_like(cands))
     epe = (cands - pred[None]).norm(dim=1).min(dim=0).values[mask]
@@ -164,8 +164,10 @@ class FlowMetric(BaseMetric):
         if n == 0:
             print_log('FlowMetric: no valid ground-truth pixel', 'current',
                       logging.WARNING)
-            return {k: float('nan') for k in ('EPE', '1px', '3px', '5px',
-                                              'Fl')}
+            return {
+                k: float('nan')
+                for k in ('EPE', '1px', '3px', '5px', 'Fl')
+            }
         metrics = {'EPE': float(totals['epe'] / n)}
         for key in ('1px', '3px', '5px', 'Fl'):
             metrics[key] = float(100.0 * totals[key] / n)

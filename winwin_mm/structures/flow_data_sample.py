@@ -37,5 +37,4 @@ class FlowDataSample(BaseDataElement):
     gt_flow_fw = _pixel_data_field('gt_flow_fw', 'Ground-truth forward flow.')
     gt_valid_fw = _pixel_data_field('gt_valid_fw',
                                     'Ground-truth validity mask.')
-    pred_flow_fw = _pixel_data_field('pred_flow_fw',
-                                     'Predicted forward flow.')
+    pred_flow_fw = _pixel_data_field('pred_flow_fw', 'Predicted forward flow.')

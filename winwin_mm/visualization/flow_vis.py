@@ -76,10 +76,12 @@ def flow_to_color(flow: np.ndarray,
     return np.floor(255 * np.clip(col, 0, 1)).astype(np.uint8)
 
 
-def flow_error_map(pred: np.ndarray,
-                   gt: np.ndarray,
-                   valid: Optional[np.ndarray] = None,
-                   log2_range: Tuple[float, float] = (-5., 5.)) -> np.ndarray:
+def flow_error_map(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    valid: Optional[np.ndarray] = None,
+    log2_range: Tuple[float, float] = (-5., 5.)
+) -> np.ndarray:
     """Colour image of the end-point error, on a log scale.
 
     ``log2(EPE)`` clipped to ``log2_range`` is mapped through OpenCV's

@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
+from mmengine.structures import PixelData
 
 from winwin_mm.registry import MODELS
 
@@ -18,10 +19,13 @@ class FlowDataPreprocessor(BaseDataPreprocessor):
     ``pad_val`` (after normalisation) to the largest size in the batch,
     rounded up to a multiple of ``size_divisor``.
 
-    Each data sample gets ``pad_shape`` (Hp, Wp) in its metainfo, and its
-    ``gt_flow_fw`` / ``gt_valid_fw`` are padded with 0 by the same amount
-    (scaled by k when the ground truth is at k times the image resolution,
-    as Spring's), so padded pixels are invalid.
+    Each data sample gets ``pad_shape`` (Hp, Wp) in its metainfo. In
+    training, its ``gt_flow_fw`` / ``gt_valid_fw`` are padded with 0 by the
+    same amount (scaled by k when the ground truth is at k times the image
+    resolution, as Spring's), so padded pixels are invalid and the loss can
+    stack them. In testing the ground truth is left as loaded (as
+    MMSegmentation's ``SegDataPreProcessor`` does); ``FlowMetric`` crops the
+    prediction to it.
 
     Args:
         mean (sequence of float): RGB mean, 0-255 scale.
@@ -64,12 +68,16 @@ class FlowDataPreprocessor(BaseDataPreprocessor):
         for name in ('gt_flow_fw', 'gt_valid_fw'):
             if name not in sample:
                 continue
-            data = sample.get(name).data
-            k = data.shape[-2] // img_hw[0]
-            bottom = k * pad_hw[0] - data.shape[-2]
-            right = k * pad_hw[1] - data.shape[-1]
+            field = sample.get(name)
+            k = field.data.shape[-2] // img_hw[0]
+            bottom = k * pad_hw[0] - field.data.shape[-2]
+            right = k * pad_hw[1] - field.data.shape[-1]
             if bottom or right:
-                sample.get(name).data = F.pad(data, (0, right, 0, bottom))
+                setattr(
+                    sample, name,
+                    PixelData(
+                        data=F.pad(field.data, (0, right, 0, bottom)),
+                        metainfo=field.metainfo))
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
@@ -90,5 +98,6 @@ class FlowDataPreprocessor(BaseDataPreprocessor):
         if samples is not None:
             for x, sample in zip(inputs, samples):
                 sample.set_metainfo(dict(pad_shape=pad_hw))
-                self._pad_gt(sample, tuple(x.shape[-2:]), pad_hw)
+                if training:
+                    self._pad_gt(sample, tuple(x.shape[-2:]), pad_hw)
         return dict(inputs=torch.stack(batch), data_samples=samples)
