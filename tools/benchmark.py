@@ -1,0 +1,113 @@
+"""Speed and memory benchmark: Win-Win vs full-resolution and crop training,
+whole-image vs tiled inference, same model and image size, one process.
+
+    python tools/benchmark.py --task seg [--arch vit-b] [--size 720x1280]
+        [--device cpu|cuda] [--dtype fp32|bf16] [--compile] [--steps N]
+        [--warmup N] --json OUT.json
+
+Cases: fullres_train, winwin_train, crop_train, whole_infer, tiled_infer
+(overlap 0.7) and tiled_infer_0.9. Writes OUT.json (layout in
+winwin_mm/benchmark/report.py), OUT.png (bar chart) and prints a markdown
+table with the fullres/winwin and tiled/whole ratios. Partial results are
+saved after every case.
+"""
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from winwin_mm.benchmark.cases import (ARCHS, SDPA_CHOICES,  # noqa: E402
+                                       BenchmarkSetupError, BenchSettings,
+                                       parse_size, run_benchmark)
+from winwin_mm.benchmark.report import (markdown_table, plot_path,  # noqa
+                                        save_plot, write_json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description='Win-Win speed and memory benchmark',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--task', default='seg', help='seg or flow')
+    p.add_argument('--arch', default='vit-b', choices=sorted(ARCHS),
+                   help='encoder size')
+    p.add_argument('--size', default=None,
+                   help='HEIGHTxWIDTH in pixels (default: 720x1280 for seg, '
+                   '1080x1920 for flow)')
+    p.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+    p.add_argument('--dtype', default='fp32',
+                   help='fp32, bf16 (autocast) or fp16 (autocast, CUDA only)')
+    p.add_argument('--compile', action='store_true',
+                   help='torch.compile the forward of backbone, neck and head')
+    p.add_argument('--steps', type=int, default=5, help='timed steps per case')
+    p.add_argument('--warmup', type=int, default=2,
+                   help='untimed steps per case before timing')
+    p.add_argument('--batch-size', type=int, default=2,
+                   help='training images per step (BN in UPerHead needs >= 2)')
+    p.add_argument('--infer-batch-size', type=int, default=1,
+                   help='images per inference pass')
+    p.add_argument('--head-channels', type=int, default=512,
+                   help='UPerHead channels (shrink for tiny runs)')
+    p.add_argument('--num-classes', type=int, default=19)
+    p.add_argument('--num-windows', type=int, default=2)
+    p.add_argument('--token-fraction', type=float, default=0.27,
+                   help='share of the tokens the windows keep together')
+    p.add_argument('--window-side', type=int, default=None,
+                   help='window side in patches (overrides --token-fraction)')
+    p.add_argument('--overlaps', type=float, nargs='+', default=[0.7, 0.9],
+                   help='tile overlaps; the first is reported as tiled_infer,'
+                   ' the others as tiled_infer_<overlap>')
+    p.add_argument('--tile-batch', type=int, default=8,
+                   help='tiles per forward pass in tiled inference')
+    p.add_argument('--cases', nargs='+', default=None,
+                   help='run only these cases')
+    p.add_argument('--sdpa', default='auto', choices=SDPA_CHOICES,
+                   help='attention backend (auto: first of flash, efficient, '
+                   'cudnn, math that runs)')
+    p.add_argument('--isolate', default='auto',
+                   choices=['auto', 'always', 'never'],
+                   help='run each case in a fresh subprocess (auto: on CPU, '
+                   'where it makes the RSS peak exact)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--json', required=True, help='output JSON path')
+    return p
+
+
+def settings_from_args(args) -> BenchSettings:
+    return BenchSettings(
+        task=args.task, arch=args.arch,
+        size=parse_size(args.size) if args.size is not None else None,
+        device=args.device, dtype=args.dtype, compile=args.compile,
+        steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
+        infer_batch_size=args.infer_batch_size,
+        head_channels=args.head_channels, num_classes=args.num_classes,
+        num_windows=args.num_windows, token_fraction=args.token_fraction,
+        window_side=args.window_side, overlaps=tuple(args.overlaps),
+        tile_batch=args.tile_batch,
+        cases=tuple(args.cases) if args.cases else None, sdpa=args.sdpa,
+        isolate=args.isolate, seed=args.seed)
+
+
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    out_dir = os.path.dirname(os.path.abspath(args.json))
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        report = run_benchmark(settings_from_args(args),
+                               on_case=lambda r: write_json(r, args.json))
+    except BenchmarkSetupError as e:
+        raise SystemExit(f'benchmark: {e}') from None
+    write_json(report, args.json)
+    png = save_plot(report, plot_path(args.json))
+    print(markdown_table(report))
+    print(f'\nwrote {args.json} and {png} '
+          f'({time.perf_counter() - t0:.0f} s)')
+    if report['errors']:
+        raise SystemExit(f"benchmark: {len(report['errors'])} case(s) "
+                         f"failed: {sorted(report['errors'])}")
+    return report
+
+
+if __name__ == '__main__':
+    main()
