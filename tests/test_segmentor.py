@@ -7,6 +7,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 import winwin_mm  # noqa: F401  (registers components)
+from winwin_mm.models.segmentors.window_crop import crop_to_windows  # noqa
 
 init_default_scope('mmseg')
 
@@ -131,7 +132,7 @@ def test_gt_outside_windows_is_ignored(model):
 
 def test_crop_to_windows_order_and_content(model):
     s = samples(BOXES, seed=3)
-    crops = model.crop_to_windows(s, torch.tensor(BOXES))
+    crops = crop_to_windows(s, torch.tensor(BOXES), model.patch_size)
     assert len(crops) == 4
     for i, c in enumerate(crops):
         b, n = divmod(i, 2)

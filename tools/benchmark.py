@@ -43,11 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--warmup', type=int, default=2,
                    help='untimed steps per case before timing')
     p.add_argument('--batch-size', type=int, default=2,
-                   help='training images per step (BN in UPerHead needs >= 2)')
+                   help='training images (pairs) per step; seg needs >= 2 '
+                   '(BN in UPerHead)')
     p.add_argument('--infer-batch-size', type=int, default=1,
                    help='images per inference pass')
-    p.add_argument('--head-channels', type=int, default=512,
-                   help='UPerHead channels (shrink for tiny runs)')
+    p.add_argument('--head-channels', type=int, default=None,
+                   help='head width: UPerHead channels for seg (default '
+                   '512), DPT features for flow (default 256); shrink for '
+                   'tiny runs')
     p.add_argument('--num-classes', type=int, default=19)
     p.add_argument('--num-windows', type=int, default=2)
     p.add_argument('--token-fraction', type=float, default=0.27,
@@ -68,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=['auto', 'always', 'never'],
                    help='run each case in a fresh subprocess (auto: on CPU, '
                    'where it makes the RSS peak exact)')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch CPU threads (default: torch default); 1 avoids '
+                   'OpenMP stalls on a busy machine for tiny models')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', required=True, help='output JSON path')
     return p
@@ -85,7 +91,7 @@ def settings_from_args(args) -> BenchSettings:
         window_side=args.window_side, overlaps=tuple(args.overlaps),
         tile_batch=args.tile_batch,
         cases=tuple(args.cases) if args.cases else None, sdpa=args.sdpa,
-        isolate=args.isolate, seed=args.seed)
+        isolate=args.isolate, seed=args.seed, threads=args.threads)
 
 
 def main(argv=None) -> dict:

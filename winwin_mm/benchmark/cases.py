@@ -76,7 +76,7 @@ class BenchSettings:
     warmup: int = 2
     batch_size: int = 2  # training images per step
     infer_batch_size: int = 1  # images per inference pass
-    head_channels: int = 512
+    head_channels: Optional[int] = None  # None = task default
     num_classes: int = 19
     patch_size: int = 16
     num_windows: int = 2
@@ -215,45 +215,59 @@ class ViTTaskBench:
             sequences, a['embed_dims'], a['num_layers'], 4.,
             self.s.patch_size, embedded, self.in_channels)
 
+    @property
+    def tile_grid_hw(self) -> Tuple[int, int]:
+        p = self.s.patch_size
+        return (-(-self.tile[0] // p), -(-self.tile[1] // p))
+
     def plan(self, name: str) -> CasePlan:
         """Tokens, tiles and analytic GFLOPs of a case (per image)."""
         n, side, cs = self.s.num_windows, self.side, self.crop_side
-        g = self.grid
-        if name == 'fullres_train' or name == 'whole_infer':
-            fl = self.encoder_flops([(1, self.grid_tokens)], self.grid_tokens)
-            fl += self.head_flops([g])
-            plan = CasePlan(name, 'infer', self.grid_tokens, fl)
+        if name in ('fullres_train', 'whole_infer'):
+            plan = CasePlan(name, 'infer', self.grid_tokens, 0.)
         elif name == 'winwin_train':
-            k = n * side * side
-            fl = self.encoder_flops([(1, k)], self.grid_tokens)
-            fl += self.head_flops([(side, side)] * n)
-            plan = CasePlan(name, 'train', k, fl,
+            plan = CasePlan(name, 'train', n * side * side, 0.,
                             info=dict(num_windows=n, window_side=side))
         elif name == 'crop_train':
-            k = cs * cs
-            fl = self.encoder_flops([(1, k)], k) + self.head_flops([(cs, cs)])
-            plan = CasePlan(name, 'train', k, fl,
+            plan = CasePlan(name, 'train', cs * cs, 0.,
                             info=dict(crop_px=cs * self.s.patch_size))
         elif name in self.tiling:
             t = self.tiling[name]
-            p = self.s.patch_size
-            tg = (-(-self.tile[0] // p), -(-self.tile[1] // p))
-            tt = tg[0] * tg[1]
+            tg = self.tile_grid_hw
             nt = len(t['corners'])
-            fl = self.encoder_flops([(nt, tt)], nt * tt)
-            fl += nt * self.head_flops([tg])
-            plan = CasePlan(name, 'infer', nt * tt, fl, tiles=nt,
+            plan = CasePlan(name, 'infer', nt * tg[0] * tg[1], 0., tiles=nt,
                             info=dict(overlap=t['overlap'],
                                       tile_px=list(self.tile),
                                       stride_px=list(t['stride']),
                                       tile_batch=self.s.tile_batch))
         else:
             raise BenchmarkSetupError(f'Unknown case {name!r}.')
+        fl = self.forward_flops(name)
         if name in TRAIN_CASES:
             plan.mode = 'train'
             fl *= TRAIN_FLOPS_FACTOR
         plan.gflops = fl / 1e9
         return plan
+
+    def forward_flops(self, name: str) -> float:
+        """Forward FLOPs of one image of case ``name``: the analytic encoder
+        (:mod:`.flops`) plus :meth:`head_flops` of its feature grids."""
+        n, side, cs = self.s.num_windows, self.side, self.crop_side
+        G = self.grid_tokens
+        if name in ('fullres_train', 'whole_infer'):
+            return self.encoder_flops([(1, G)], G) + self.head_flops(
+                [self.grid])
+        if name == 'winwin_train':
+            return (self.encoder_flops([(1, n * side * side)], G) +
+                    self.head_flops([(side, side)] * n))
+        if name == 'crop_train':
+            return (self.encoder_flops([(1, cs * cs)], cs * cs) +
+                    self.head_flops([(cs, cs)]))
+        tg = self.tile_grid_hw
+        nt = len(self.tiling[name]['corners'])
+        tt = tg[0] * tg[1]
+        return nt * (self.encoder_flops([(1, tt)], tt) +
+                     self.head_flops([tg]))
 
     def attention_shape(self) -> Tuple[int, int]:
         """(heads, head_dim) of the encoder, for the SDPA backend probe."""
@@ -278,13 +292,14 @@ class ViTTaskBench:
         """Full-image prediction of a (B, C_in, H, W) batch."""
         raise NotImplementedError
 
-    def infer_tiles(self, model, tiles: torch.Tensor) -> torch.Tensor:
-        """(T, C_in, th, tw) tiles -> dense (T, K, th, tw) outputs."""
+    def infer_tiles(self, model, tiles: torch.Tensor) -> tuple:
+        """(T, C_in, th, tw) tiles -> dense (T, K, th, tw) outputs and
+        (T, 1, th, tw) blending weights (None: plain average)."""
         raise NotImplementedError
 
-    def merge_tiles(self, acc: torch.Tensor, count: torch.Tensor):
-        """Blend the accumulated tile outputs into the final prediction."""
-        return acc / count
+    def merge_tiles(self, acc: torch.Tensor, wsum: torch.Tensor):
+        """Weighted sum and sum of weights -> the final prediction."""
+        return acc / wsum
 
     # ---------------------------------------------------------- steps
     def build_step(self, name: str, rt: 'Runtime') -> Callable[[], None]:
@@ -333,20 +348,22 @@ class ViTTaskBench:
 
         def step() -> None:
             with torch.no_grad(), rt.autocast():
-                acc = count = None
+                acc = wsum = None
                 for c0 in range(0, len(crops), chunk):
                     part = crops[c0:c0 + chunk]
                     tiles = torch.stack([inputs[i, :, y:y + th, x:x + tw]
                                          for i, y, x in part])
-                    out = self.infer_tiles(model, tiles).float()
+                    out, weight = self.infer_tiles(model, tiles)
+                    out = out.float()
                     if acc is None:
                         acc = out.new_zeros(b, out.shape[1], *self.size)
-                        count = out.new_zeros(1, 1, *self.size)
-                        for y, x in corners:
-                            count[..., y:y + th, x:x + tw] += 1
-                    for (i, y, x), o in zip(part, out):
-                        acc[i, :, y:y + th, x:x + tw] += o
-                self.merge_tiles(acc, count)
+                        wsum = out.new_zeros(b, 1, *self.size)
+                    if weight is None:
+                        weight = out.new_ones(len(part), 1, 1, 1)
+                    for (i, y, x), o, w in zip(part, out, weight.float()):
+                        acc[i, :, y:y + th, x:x + tw] += o * w
+                        wsum[i, :, y:y + th, x:x + tw] += w
+                self.merge_tiles(acc, wsum)
         return step
 
 
@@ -369,6 +386,13 @@ class SegBench(ViTTaskBench):
                 "layers of UPerHead's 1x1 pooling branch need at least 2 "
                 'samples per batch in training. Use --batch-size 2 (the '
                 "MMSegmentation recipe's images per GPU).")
+        smallest = min(self.side, self.crop_side)
+        if smallest < 2:
+            raise BenchmarkSetupError(
+                f'--size {self.size[0]}x{self.size[1]} is too small: the '
+                f'windows / crop would be {smallest} patch wide and '
+                "MultiLevelNeck's 0.5x level needs at least 2 patches. Use a "
+                'larger --size (e.g. 64x128) or --window-side 2.')
         self._head_flops_cache: Dict[tuple, float] = {}
         self._meta_head = None
 
@@ -387,7 +411,8 @@ class SegBench(ViTTaskBench):
                       out_channels=c, scales=[4, 2, 1, 0.5]),
             decode_head=dict(
                 type='UPerHead', in_channels=[c] * 4, in_index=[0, 1, 2, 3],
-                pool_scales=(1, 2, 3, 6), channels=self.s.head_channels,
+                pool_scales=(1, 2, 3, 6),
+                channels=self.s.head_channels or 512,
                 dropout_ratio=0.1, num_classes=self.s.num_classes,
                 norm_cfg=norm_cfg, align_corners=False,
                 loss_decode=dict(
@@ -464,11 +489,11 @@ class SegBench(ViTTaskBench):
         return logits.argmax(1)
 
     def infer_tiles(self, model, tiles):
-        return model.encode_decode(tiles,
-                                   self._metas(len(tiles), tiles.shape[-2:]))
+        return model.encode_decode(
+            tiles, self._metas(len(tiles), tiles.shape[-2:])), None
 
-    def merge_tiles(self, acc, count):
-        return (acc / count).argmax(1)
+    def merge_tiles(self, acc, wsum):
+        return (acc / wsum).argmax(1)
 
 
 def build_seg_case(settings: BenchSettings) -> SegBench:
@@ -477,74 +502,82 @@ def build_seg_case(settings: BenchSettings) -> SegBench:
 
 
 def build_flow_case(settings: BenchSettings) -> ViTTaskBench:
-    """Builder of the ``flow`` task (binocular Win-Win flow model).
-
-    Needs ``winwin_mm.models.flow.WinWinFlow``; until it exists this raises
-    :class:`BenchmarkSetupError` ("flow model not available yet").
-
-    Interface assumed from the model (MMEngine ``BaseModel`` conventions,
-    DESIGN.md 3.3): buildable as ``MODELS.build(dict(type=
-    'winwin_mm.WinWinFlow', **kwargs))`` with usable defaults;
-    ``loss(inputs (B, 6, H, W), data_samples)`` with ``FlowDataSample``
-    (``gt_flow_fw``, ``gt_valid_fw``, metainfo ``window_boxes``) returning a
-    loss dict; ``predict(inputs, data_samples)`` filling ``pred_flow_fw``.
-    Head FLOPs are counted on the meta device over the whole model minus the
-    analytic encoder. Adjust this function when the model lands.
-    """
+    """Builder of the ``flow`` task: the binocular
+    ``winwin_mm.models.flow.WinWinFlow``; raises :class:`BenchmarkSetupError`
+    ("flow model not available yet") when that class does not exist."""
     try:
         from winwin_mm.models import flow as flow_models
     except ImportError as e:  # pragma: no cover - depends on others' work
         raise BenchmarkSetupError(
             f'flow model not available yet (winwin_mm.models.flow cannot '
             f'be imported: {e}).') from None
-    cls = getattr(flow_models, 'WinWinFlow', None)
-    if cls is None:
+    if getattr(flow_models, 'WinWinFlow', None) is None:
         raise BenchmarkSetupError(
             'flow model not available yet: winwin_mm.models.flow does not '
             'expose WinWinFlow. Use --task seg for now.')
-    return FlowBench(settings, cls)
+    return FlowBench(settings)
 
 
-class FlowBench(ViTTaskBench):  # pragma: no cover - waits for WinWinFlow
-    """Optical flow with the binocular ``WinWinFlow`` (see
-    :func:`build_flow_case` for the interface it relies on)."""
+class FlowBench(ViTTaskBench):
+    """Optical flow: ``WinWinFlow`` with a shared RoPE ViT encoder on both
+    frames (inputs (B, 6, H, W)), a cross-attention decoder of the encoder's
+    width and depth (CroCo-Flow with a ViT-B decoder, DESIGN.md 1) and the
+    DPT head (``--head-channels`` = its ``features``, default 256).
+
+    ``gflops`` here is the whole forward counted on the meta device by
+    ``torch.utils.flop_counter`` (its encoder part equals the analytic
+    formula, see ``tests/test_benchmark.py``), because the decoder attends
+    over both windows together. Tiled inference blends tiles with the
+    model's confidence weights, like CroCo-Flow.
+    """
     task = 'flow'
     default_size = (1080, 1920)
     in_channels = 3
     frames = 2
 
-    def __init__(self, s: BenchSettings, cls) -> None:
+    def __init__(self, s: BenchSettings) -> None:
         super().__init__(s)
-        self.cls = cls
-        self._flops_cache: Dict[tuple, float] = {}
+        self._flops_model = None
 
-    def _build(self, device):
-        import winwin_mm  # noqa: F401
-        from mmengine.registry import init_default_scope
-        from winwin_mm.registry import MODELS
-        init_default_scope('mmseg')
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            model = MODELS.build(dict(type='winwin_mm.WinWinFlow'))
-        return model.to(device)
+    def model_cfg(self) -> dict:
+        a = self.arch
+        depth = a['num_layers']
+        head = dict(features=self.s.head_channels or 256)
+        return dict(
+            type='winwin_mm.WinWinFlow',
+            encoder=dict(type='winwin_mm.RoPEViT', arch=ARCHS[self.s.arch],
+                         patch_size=self.s.patch_size,
+                         out_indices=(depth - 1, )),
+            decoder=dict(embed_dims=a['embed_dims'], num_layers=depth,
+                         num_heads=a['num_heads']),
+            head=head)
 
     def build_model(self, device):
-        return self._build(device)
+        import winwin_mm  # noqa: F401
+        from winwin_mm.registry import MODELS
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            model = MODELS.build(self.model_cfg())
+        return model.to(device)
 
-    def head_flops(self, grids) -> float:
-        # whole-model count (decoder + head; encoder included) minus the
-        # analytic encoder, per grid, on the meta device
-        total = 0.
-        p = self.s.patch_size
-        for g in grids:
-            if g not in self._flops_cache:
-                model = self._build('cpu').to('meta').eval()
-                x = torch.empty(1, 6, g[0] * p, g[1] * p, device='meta')
-                whole = count_flops(lambda: model._forward(x))
-                enc = self.encoder_flops([(1, g[0] * g[1])], g[0] * g[1])
-                self._flops_cache[g] = max(0., whole - enc)
-            total += self._flops_cache[g]
-        return total
+    def forward_flops(self, name: str) -> float:
+        if self._flops_model is None:
+            self._flops_model = self.build_model(torch.device('cpu')).to(
+                'meta').eval()
+        model, p = self._flops_model, self.s.patch_size
+
+        def count(hw, windows=None) -> float:
+            x = torch.empty(1, 6, *hw, device='meta')
+            return count_flops(lambda: model.forward_flow(x, windows))
+        if name in ('fullres_train', 'whole_infer'):
+            return count(self.padded)
+        if name == 'winwin_train':
+            boxes = sample_windows(self.grid, self.s.num_windows, self.side,
+                                   np.random.default_rng(self.s.seed))
+            return count(self.padded, torch.from_numpy(boxes)[None])
+        if name == 'crop_train':
+            return count((self.crop_side * p, ) * 2)
+        return len(self.tiling[name]['corners']) * count(self.tile)
 
     def train_batch(self, name, device, rng):
         from mmengine.structures import PixelData
@@ -571,20 +604,12 @@ class FlowBench(ViTTaskBench):  # pragma: no cover - waits for WinWinFlow
             return inputs, samples
         return make
 
-    def _predict(self, model, inputs):
-        from winwin_mm.structures.flow_data_sample import FlowDataSample
-        hw = tuple(inputs.shape[-2:])
-        samples = [FlowDataSample(metainfo=dict(
-            img_shape=hw, pad_shape=hw, ori_shape=hw))
-            for _ in range(len(inputs))]
-        out = model.predict(inputs, samples)
-        return torch.stack([o.pred_flow_fw.data for o in out])
-
     def infer(self, model, inputs):
-        return self._predict(model, inputs)
+        return model.forward_flow(inputs)[:, :2]
 
     def infer_tiles(self, model, tiles):
-        return self._predict(model, tiles)
+        out = model.forward_flow(tiles)
+        return out[:, :2], model.confidence_weight(out[:, 2:3].float())
 
 
 #: task name -> builder(settings) -> bench. Add a task by adding a builder.
@@ -883,6 +908,15 @@ def device_description(device: torch.device) -> str:
     return f'cpu ({name}, {torch.get_num_threads()} threads)'
 
 
+def _loadavg() -> Optional[List[float]]:
+    """1/5/15-minute load averages: other processes on the machine skew
+    CPU timings (OpenMP threads stall when a core is taken)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def run_benchmark(s: BenchSettings,
                   on_case: Optional[Callable[[dict], None]] = None) -> dict:
     """Run every case of ``s`` and return the report dict (JSON layout of
@@ -895,7 +929,9 @@ def run_benchmark(s: BenchSettings,
     bench = build_bench(s)
     if s.size is None:
         s = replace(s, size=bench.size)
-    if s.threads is None:
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    else:
         s = replace(s, threads=torch.get_num_threads())
     if s.compile and s.warmup == 0:
         _log('WARNING: --compile with --warmup 0: the first timed step '
@@ -912,6 +948,7 @@ def run_benchmark(s: BenchSettings,
         windows=bench.window_info(),
         batch_size=dict(train=s.batch_size, infer=s.infer_batch_size),
         steps=s.steps, warmup=s.warmup, compile=s.compile,
+        threads=s.threads, load_average_start=_loadavg(),
         isolated_processes=isolated, case_info={}, cases_doc={},
         errors={}, field_doc=FIELD_DOC)
     start = time.perf_counter()
@@ -944,5 +981,6 @@ def run_benchmark(s: BenchSettings,
         if on_case is not None:
             on_case(report)
     report['elapsed_s'] = time.perf_counter() - start
+    report['load_average_end'] = _loadavg()
     add_ratios(report)
     return report

@@ -36,7 +36,8 @@ FIELD_DOC: Dict[str, str] = {
         'case memory kept by the allocator from earlier cases can hide part '
         'of the growth',
     'results.tokens': 'tokens the encoder processes per image and pass '
-        '(tiled: tiles x tokens per tile)',
+        '(tiled: tiles x tokens per tile; flow: per frame, the encoder sees '
+        'both frames)',
     'results.gflops': 'analytic GFLOPs per image (1 multiply-add = 2 '
         'FLOPs). Encoder: per layer 24*N*C^2 + 4*N^2*C on each sequence '
         'of N tokens (windows of one image form one sequence, each tile its '
@@ -44,7 +45,10 @@ FIELD_DOC: Dict[str, str] = {
         'convolution/linear FLOPs counted from the real modules on the meta '
         'device (torch.utils.flop_counter). Norms, activations, softmax, '
         'RoPE, resizes, the loss and the optimizer are not counted. '
-        'Training cases = 3 x forward',
+        'Flow: the whole forward (2-frame encoder, cross-attention decoder, '
+        'DPT head) is counted on the meta device by torch.utils.flop_counter '
+        '(its encoder part equals the formula above). Training cases = 3 x '
+        'forward',
     'results.tiles': 'tiles per image for tiled_infer* cases, null otherwise',
     'attention_backend': 'SDPA backend forced for every case with '
         'torch.nn.attention.sdpa_kernel after a forward+backward probe '

@@ -50,7 +50,7 @@ class CamVidDataset(BaseSegDataset):
                 'SegNet layout (train.txt / val.txt with "img ann" lines); '
                 'see README.md#datasets.')
         data_list = []
-        with open(get_local_path(self.ann_file)) as f:
+        with get_local_path(self.ann_file) as local, open(local) as f:
             for n, line in enumerate(f, 1):
                 parts = line.split()
                 if not parts:

@@ -1,35 +1,15 @@
 """Win-Win segmentor: windows in training, one whole-image pass at test."""
 from typing import List, Optional, Tuple
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from winwin_mm.registry import MODELS
-
-
-def stack_meta(samples, key: str) -> Optional[Tensor]:
-    """Stack ``metainfo[key]`` of all samples to a (B, ...) long tensor, or
-    None when no sample has it. Mixed presence is an error."""
-    have = [key in s.metainfo for s in samples]
-    if not any(have):
-        return None
-    if not all(have):
-        raise ValueError(f'Only some samples of the batch carry {key!r}; put '
-                         'RandomWindows in every training pipeline branch.')
-    arrays = [np.asarray(s.metainfo[key]) for s in samples]
-    shapes = {a.shape for a in arrays}
-    if len(shapes) != 1:
-        raise ValueError(
-            f'{key!r} differs in shape across the batch ({sorted(shapes)}): '
-            'every image of a batch must keep the same number and size of '
-            'windows. Use window_size (not token_fraction) when image sizes '
-            'differ.')
-    return torch.from_numpy(np.stack(arrays)).long()
+from .window_crop import (crop_to_windows, pad_to_patch, stack_meta,
+                          token_keep_mask)
 
 
 @MODELS.register_module()
@@ -75,7 +55,8 @@ class WinWinEncoderDecoder(EncoderDecoder):
         tokens = stack_meta(data_samples, 'window_tokens')
         if boxes is not None:
             x = self.extract_feat(inputs, windows=boxes)
-            data_samples = self.crop_to_windows(data_samples, boxes)
+            data_samples = crop_to_windows(data_samples, boxes,
+                                           self.patch_size)
         elif tokens is not None:
             x = self.extract_feat(inputs, token_index=tokens)
             data_samples = self.mask_to_tokens(data_samples, tokens,
@@ -87,33 +68,10 @@ class WinWinEncoderDecoder(EncoderDecoder):
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         return losses
 
-    def crop_to_windows(self, data_samples, boxes: Tensor) -> list:
-        """B samples + (B, N, 4) patch boxes -> B*N samples whose
-        ``gt_sem_seg`` is the (1, s*p, s*p) pixel crop of each window, in the
-        order of the backbone's (B*N) outputs."""
-        p = self.patch_size
-        out = []
-        for sample, sample_boxes in zip(data_samples, boxes.tolist()):
-            seg = sample.gt_sem_seg.data
-            for y0, x0, y1, x1 in sample_boxes:
-                crop = seg[:, y0 * p:y1 * p, x0 * p:x1 * p]
-                meta = dict(sample.metainfo)
-                meta.update(img_shape=tuple(crop.shape[-2:]),
-                            pad_shape=tuple(crop.shape[-2:]))
-                win = SegDataSample(metainfo=meta)
-                win.gt_sem_seg = PixelData(data=crop)
-                out.append(win)
-        return out
-
     def mask_to_tokens(self, data_samples, tokens: Tensor,
                        img_hw: Tuple[int, int]) -> list:
         """Set ``ignore_index`` on every pixel whose token was dropped."""
-        p = self.patch_size
-        gh, gw = -(-img_hw[0] // p), -(-img_hw[1] // p)
-        keep = torch.zeros(tokens.shape[0], gh * gw, dtype=torch.bool)
-        keep.scatter_(1, tokens, True)
-        keep = keep.view(-1, gh, gw).repeat_interleave(p, 1).repeat_interleave(
-            p, 2)
+        keep = token_keep_mask(tokens, img_hw, self.patch_size)
         ignore = self.decode_head.ignore_index
         out = []
         for sample, k in zip(data_samples, keep):
@@ -131,15 +89,8 @@ class WinWinEncoderDecoder(EncoderDecoder):
         """(B, 3, H, W) -> logits (B, K, H, W) in one pass. Pads to the patch
         size so features align with pixels, then crops back."""
         H, W = inputs.shape[-2:]
-        p = self.patch_size
-        ph, pw = (-H) % p, (-W) % p
-        if ph or pw:
-            inputs = F.pad(inputs, (0, pw, 0, ph))
-            padded = tuple(inputs.shape[-2:])
-            batch_img_metas = [
-                dict(m, img_shape=padded, pad_shape=padded)
-                for m in batch_img_metas
-            ]
+        inputs, batch_img_metas = pad_to_patch(inputs, batch_img_metas,
+                                               self.patch_size)
         x = self.extract_feat(inputs)
         logits = self.decode_head.predict(x, batch_img_metas, self.test_cfg)
         return logits[..., :H, :W]

@@ -1,0 +1,54 @@
+# Win-Win on CamVid at its full 480x360 with a small RoPE ViT and patch 8:
+# 60x45 = 2700 tokens, like BDD100K at patch 16. Two windows keep 27% of the
+# tokens (token_fraction=0.27 -> 2 windows of 19x19 = 722 tokens). Small
+# enough for CPU studies (tools/ablate.py); the same file runs on a GPU.
+_base_ = [
+    './_base_/models/winwin_vit-b16_upernet.py',
+    './_base_/datasets/camvid.py',
+    'mmseg::_base_/default_runtime.py',
+]
+patch_size = 8
+dims = 192
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    data_preprocessor=dict(size_divisor=patch_size,
+                           test_cfg=dict(size_divisor=patch_size)),
+    backbone=dict(
+        _delete_=True, type='winwin_mm.RoPEViT',
+        arch=dict(embed_dims=dims, num_layers=6, num_heads=3),
+        patch_size=patch_size, out_indices=(1, 2, 4, 5), drop_path_rate=0.0),
+    neck=dict(in_channels=[dims] * 4, out_channels=dims),
+    decode_head=dict(in_channels=[dims] * 4, channels=128, num_classes=11,
+                     norm_cfg=norm_cfg),
+    auxiliary_head=dict(in_channels=dims, channels=64, num_classes=11,
+                        norm_cfg=norm_cfg))
+train_pipeline = _base_.geometric_pipeline + [
+    dict(type='winwin_mm.RandomWindows', num_windows=2, token_fraction=0.27,
+         patch_size=patch_size),
+    dict(type='PackSegInputs', meta_keys=_base_.meta_keys),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+max_iters = 2000
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999),
+                   weight_decay=0.01))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=50),
+    dict(type='PolyLR', power=1.0, begin=50, end=max_iters, eta_min=0.0,
+         by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=500)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
+                    max_keep_ckpts=2, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
+randomness = dict(seed=0)

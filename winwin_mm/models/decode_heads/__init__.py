@@ -1,0 +1,3 @@
+from .depth_head import DepthRegressionHead
+
+__all__ = ['DepthRegressionHead']
