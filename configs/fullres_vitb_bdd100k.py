@@ -3,7 +3,7 @@
 _base_ = [
     './_base_/models/winwin_vit-b16_upernet.py',
     './_base_/datasets/bdd100k_1280x720.py',
-    'mmseg::_base_/default_runtime.py',
+    './_base_/winwin_runtime.py',
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
 # 8 GPUs x 2 images, 40k iterations (BDD100K 10k has 7000 training images)

@@ -6,10 +6,9 @@
 # depth in mm). winwin_vitb_nyu.py is the same model trained on 2 windows.
 _base_ = [
     'mmseg::_base_/datasets/nyu.py',
-    'mmseg::_base_/default_runtime.py',
+    './_base_/winwin_runtime.py',
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
-custom_imports = dict(imports=['winwin_mm'], allow_failed_imports=False)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 patch_size = 16
 max_depth = 10.

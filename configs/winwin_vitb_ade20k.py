@@ -5,7 +5,7 @@
 _base_ = [
     './_base_/models/winwin_vit-b16_upernet.py',
     'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
+    './_base_/winwin_runtime.py',
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',

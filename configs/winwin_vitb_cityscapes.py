@@ -4,7 +4,7 @@
 _base_ = [
     './_base_/models/winwin_vit-b16_upernet.py',
     './_base_/datasets/cityscapes_1024x2048.py',
-    'mmseg::_base_/default_runtime.py',
+    './_base_/winwin_runtime.py',
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
 train_pipeline = _base_.geometric_pipeline + [

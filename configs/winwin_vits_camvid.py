@@ -5,7 +5,7 @@
 _base_ = [
     './_base_/models/winwin_vit-b16_upernet.py',
     './_base_/datasets/camvid.py',
-    'mmseg::_base_/default_runtime.py',
+    './_base_/winwin_runtime.py',
 ]
 patch_size = 8
 dims = 192

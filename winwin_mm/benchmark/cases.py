@@ -424,10 +424,10 @@ class SegBench(ViTTaskBench):
     @staticmethod
     def _build(cfg: dict):
         import winwin_mm  # noqa: F401  (registers the components)
-        from mmengine.registry import init_default_scope
+        from mmengine.registry import DefaultScope
         from mmseg.registry import MODELS
-        init_default_scope('mmseg')
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), \
+                DefaultScope.overwrite_default_scope('mmseg'):
             warnings.simplefilter('ignore')  # mmseg deprecation chatter
             return MODELS.build(cfg)
 
@@ -554,8 +554,12 @@ class FlowBench(ViTTaskBench):
 
     def build_model(self, device):
         import winwin_mm  # noqa: F401
+        from mmengine.registry import DefaultScope
         from winwin_mm.registry import MODELS
-        with warnings.catch_warnings():
+        # its own scope: WinWinFlow builds its parts by bare names, which a
+        # default scope left at 'mmseg' would look up in mmseg's registry
+        with warnings.catch_warnings(), \
+                DefaultScope.overwrite_default_scope('winwin_mm'):
             warnings.simplefilter('ignore')
             model = MODELS.build(self.model_cfg())
         return model.to(device)

@@ -1,6 +1,5 @@
 # RoPE ViT-B/16 + MultiLevelNeck + UPerHead (+ FCN auxiliary head), trained
 # with Win-Win: the segmentor reads the windows sampled by RandomWindows.
-custom_imports = dict(imports=['winwin_mm'], allow_failed_imports=False)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 patch_size = 16
 data_preprocessor = dict(

@@ -80,6 +80,9 @@ class WinWinFlow(BaseModel):
         loss (dict): the training loss, called as ``loss(pred, gt, valid=)``
             with pred (B', 3, H, W), gt (B', 2, H, W), valid (B', H, W).
             Default: ``WindowLoss`` around ``LaplacianFlowLoss(a=.25, b=4)``.
+        flow_scale (float): the head's flow channels are multiplied by it,
+            so that the head works at unit scale while flows span many
+            pixels (a larger value speeds up early training). Default: 1.
         frame2_window_margin (int): in training, frame 2 keeps its windows
             grown by this many patches on every side (clipped to the patch
             grid; overlaps merged), so that the cross-attention keys of a
@@ -108,6 +111,7 @@ class WinWinFlow(BaseModel):
                  head: Optional[dict] = None,
                  loss: Optional[dict] = None,
                  frame2_window_margin: int = 0,
+                 flow_scale: float = 1.,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -155,6 +159,7 @@ class WinWinFlow(BaseModel):
             raise ValueError('frame2_window_margin must be >= 0, got '
                              f'{frame2_window_margin}')
         self.frame2_window_margin = int(frame2_window_margin)
+        self.flow_scale = float(flow_scale)
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(test_cfg or dict(mode='whole'))
         self._check_test_cfg(self.test_cfg)
@@ -268,14 +273,19 @@ class WinWinFlow(BaseModel):
                 t.transpose(1, 2).reshape(B, c, gh, gw)
                 for t, c in zip(layers, C)
             ]
-            return self.head(grids)[..., :H, :W]
+            return self._scale(self.head(grids)[..., :H, :W])
         n = windows.shape[1]
         s = int(windows[0, 0, 2] - windows[0, 0, 0])
         grids = [
             t.reshape(B * n, s, s, c).permute(0, 3, 1, 2)
             for t, c in zip(layers, C)
         ]
-        return self.head(grids)
+        return self._scale(self.head(grids))
+
+    def _scale(self, out: torch.Tensor) -> torch.Tensor:
+        if self.flow_scale == 1:
+            return out
+        return torch.cat((out[:, :2] * self.flow_scale, out[:, 2:]), dim=1)
 
     # ------------------------------------------------------------ training
     def _stack_gt(self, data_samples, hw: Tuple[int, int]) -> tuple:

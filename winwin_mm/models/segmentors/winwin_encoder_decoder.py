@@ -33,6 +33,10 @@ class WinWinEncoderDecoder(EncoderDecoder):
     ``windows=`` / ``token_index=`` (``winwin_mm.RoPEViT``).
     """
 
+    def __init__(self, *args, check_labels: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.check_labels = check_labels
+
     @property
     def patch_size(self) -> int:
         return self.backbone.patch_size
@@ -51,6 +55,8 @@ class WinWinEncoderDecoder(EncoderDecoder):
 
     # ------------------------------------------------------------- training
     def loss(self, inputs: Tensor, data_samples) -> dict:
+        if self.check_labels:
+            self.validate_labels(data_samples)
         boxes = stack_meta(data_samples, 'window_boxes')
         tokens = stack_meta(data_samples, 'window_tokens')
         if boxes is not None:
@@ -67,6 +73,27 @@ class WinWinEncoderDecoder(EncoderDecoder):
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         return losses
+
+    def validate_labels(self, data_samples) -> None:
+        """Raise a clear error when a label is outside [0, num_classes)
+        and is not ``ignore_index`` (one batched check per step)."""
+        n = self.decode_head.num_classes
+        ignore = self.decode_head.ignore_index
+        segs = [s.gt_sem_seg.data for s in data_samples]
+        flat = torch.cat([s.flatten() for s in segs])
+        bad = ((flat < 0) | (flat >= n)) & (flat != ignore)
+        if not bool(bad.any()):
+            return
+        for sample, seg in zip(data_samples, segs):
+            wrong = ((seg < 0) | (seg >= n)) & (seg != ignore)
+            if bool(wrong.any()):
+                values = torch.unique(seg[wrong]).tolist()[:10]
+                raise ValueError(
+                    f'{sample.metainfo.get("seg_map_path", "a label map")}: '
+                    f'label values {values} are outside [0, {n}) and are not '
+                    f'ignore_index={ignore}. Fix: set num_classes to the '
+                    'dataset\'s class count, or map these values (dataset '
+                    'label_map / reduce_zero_label / ignore_index).')
 
     def mask_to_tokens(self, data_samples, tokens: Tensor,
                        img_hw: Tuple[int, int]) -> list:
