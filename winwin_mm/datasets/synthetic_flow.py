@@ -72,7 +72,8 @@ def generate_pair(rng: np.random.Generator,
                   num_objects: Tuple[int, int] = (2, 4),
                   bg_motion: Tuple[float, float, float] = (4., 3., 0.05),
                   obj_motion: Tuple[float, float, float] = (8., 10., 0.1),
-                  obj_size: Tuple[float, float] = (0.12, 0.35)
+                  obj_size: Tuple[float, float] = (0.12, 0.35),
+                  texture_scales: Sequence[int] = (2, 4, 8, 16)
                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pair with its exact forward flow.
 
@@ -83,6 +84,8 @@ def generate_pair(rng: np.random.Generator,
         bg_motion, obj_motion: (max translation px, max rotation degrees,
             max |log scale|) of the background / of each object.
         obj_size: range of an object's half-axes, as fractions of min(H, W).
+        texture_scales: feature sizes (px) of the noise summed into a
+            texture; larger scales give smoother textures.
 
     Returns:
         tuple: img1, img2 (H, W, 3) uint8 RGB and flow (H, W, 2) float32
@@ -91,7 +94,7 @@ def generate_pair(rng: np.random.Generator,
     h, w = size
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     layers = []
-    bg = dict(tex=random_texture(rng, (h, w)),
+    bg = dict(tex=random_texture(rng, (h, w), texture_scales),
               m=random_affine(rng, (h, w), *bg_motion), shape=None)
     layers.append(bg)
     side = min(h, w)
@@ -101,7 +104,7 @@ def generate_pair(rng: np.random.Generator,
                      a=rng.uniform(*obj_size) * side,
                      b=rng.uniform(*obj_size) * side,
                      theta=rng.uniform(0, np.pi))
-        layers.append(dict(tex=random_texture(rng, (h, w)),
+        layers.append(dict(tex=random_texture(rng, (h, w), texture_scales),
                            m=random_affine(rng, (h, w), *obj_motion),
                            shape=shape))
     img1 = np.zeros((h, w, 3), np.float32)

@@ -8,9 +8,10 @@ from winwin_mm.registry import MODELS
 
 
 def build_inner_loss(cfg: dict) -> nn.Module:
-    """Build a loss from winwin_mm's scope, falling back to mmseg's."""
-    if MODELS.get(cfg['type']) is not None:
-        return MODELS.build(cfg)
+    """Build a loss named in winwin_mm's scope or in mmseg's."""
+    name = cfg['type']
+    if isinstance(name, str) and '.' not in name and name in MODELS.module_dict:
+        cfg = dict(cfg, type=f'winwin_mm.{name}')
     from mmseg.registry import MODELS as MMSEG_MODELS
     return MMSEG_MODELS.build(cfg)
 
