@@ -1,0 +1,286 @@
+"""Win-Win flow model: cross-attention RoPE, window training, whole and
+tiled inference, flow losses. Tiny models on small images (CPU, seconds)."""
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+
+import winwin_mm  # noqa: F401  (registers components)
+from winwin_mm.models.flow import (CrossBlock, RoPECrossAttention,
+                                   WinWinFlow)
+from winwin_mm.models.flow.winwin_flow import tile_starts
+from winwin_mm.models.rope import RoPE2D
+from winwin_mm.registry import MODELS
+from winwin_mm.structures import FlowDataSample
+
+P = 8
+
+
+def tiny_cfg(**kw):
+    cfg = dict(
+        type='winwin_mm.WinWinFlow',
+        encoder=dict(type='winwin_mm.RoPEViT',
+                     arch=dict(embed_dims=32, num_layers=2, num_heads=2),
+                     patch_size=P, out_indices=(1, )),
+        decoder=dict(embed_dims=32, num_layers=3, num_heads=2),
+        head=dict(hidden_channels=(8, 8, 16, 16), features=8,
+                  head_channels=8),
+        data_preprocessor=dict(type='winwin_mm.FlowDataPreprocessor',
+                               size_divisor=P))
+    cfg.update(kw)
+    return cfg
+
+
+def build(**kw):
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg(**kw))
+    model.init_weights()
+    return model.eval()
+
+
+def make_samples(n, h, w, boxes=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for i in range(n):
+        inputs.append(torch.randint(0, 256, (6, h, w), generator=g,
+                                    dtype=torch.uint8))
+        meta = dict(img_shape=(h, w), ori_shape=(h, w))
+        if boxes is not None:
+            meta['window_boxes'] = np.asarray(boxes[i])
+        s = FlowDataSample(metainfo=meta)
+        s.gt_flow_fw = PixelData(data=torch.randn(2, h, w, generator=g) * 3)
+        s.gt_valid_fw = PixelData(data=torch.ones(1, h, w))
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+# --------------------------------------------------------------- (a) RoPE
+def test_cross_attention_logits_depend_on_relative_offsets_only():
+    torch.manual_seed(0)
+    dim, heads = 32, 2
+    attn = RoPECrossAttention(dim, heads)
+    rope = RoPE2D(dim // heads, base=100.)
+    x, y = torch.randn(1, 5, dim), torch.randn(1, 7, dim)
+    pos1 = torch.randint(0, 20, (1, 5, 2))
+    pos2 = torch.randint(0, 20, (1, 7, 2))
+    logits = attn.cross_logits(x, y, rope(pos1), rope(pos2))
+    shift = torch.tensor([13, -4])
+    shifted = attn.cross_logits(x, y, rope(pos1 + shift), rope(pos2 + shift))
+    torch.testing.assert_close(logits, shifted, atol=1e-4, rtol=1e-4)
+    # moving only the keys changes the logits: q and k carry their own
+    # positions (frame 1 vs frame 2), not one shared table
+    moved = attn.cross_logits(x, y, rope(pos1), rope(pos2 + shift))
+    assert (moved - logits).abs().max() > 1e-2
+    # the same offsets from other absolute positions give the same logit
+    q_at = torch.tensor([[[3, 4]]])
+    k_at = torch.tensor([[[5, 9]]])
+    a = attn.cross_logits(x[:, :1], y[:, :1], rope(q_at), rope(k_at))
+    b = attn.cross_logits(x[:, :1], y[:, :1], rope(q_at + 30),
+                          rope(k_at + 30))
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_cross_block_is_translation_invariant_and_masks_keys():
+    torch.manual_seed(0)
+    blk = CrossBlock(32, 2).eval()
+    rope = RoPE2D(16)
+    x, y = torch.randn(2, 6, 32), torch.randn(2, 9, 32)
+    p1, p2 = torch.randint(0, 10, (2, 6, 2)), torch.randint(0, 10, (2, 9, 2))
+    out = blk(x, y, rope(p1), rope(p2))
+    out_shift = blk(x, y, rope(p1 + 7), rope(p2 + 7))
+    torch.testing.assert_close(out, out_shift, atol=1e-4, rtol=1e-4)
+    # a padded (masked) key changes nothing
+    y_pad = torch.cat((y, torch.randn(2, 3, 32)), 1)
+    p2_pad = torch.cat((p2, torch.zeros(2, 3, 2, dtype=p2.dtype)), 1)
+    mask = torch.arange(12)[None].expand(2, -1) < 9
+    out_pad = blk(x, y_pad, rope(p1), rope(p2_pad), mask[:, None, None, :])
+    torch.testing.assert_close(out, out_pad, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------- (b) window training
+BOXES = [[[0, 0, 2, 2], [3, 4, 5, 6]], [[1, 1, 3, 3], [3, 5, 5, 7]]]
+
+
+def _input_grad(model, data):
+    data = model.data_preprocessor(data, True)
+    inputs = data['inputs'].clone().requires_grad_(True)
+    losses = model(inputs, data['data_samples'], mode='loss')
+    assert torch.isfinite(losses['loss_flow'])
+    assert losses['loss_flow'].requires_grad
+    losses['loss_flow'].backward()
+    return inputs.grad
+
+
+def _pixel_mask(boxes, shape, margin=0):
+    grid_h, grid_w = shape[0] // P, shape[1] // P
+    mask = torch.zeros(shape, dtype=torch.bool)
+    for y0, x0, y1, x1 in boxes:
+        y0, x0 = max(0, y0 - margin), max(0, x0 - margin)
+        y1, x1 = min(grid_h, y1 + margin), min(grid_w, x1 + margin)
+        mask[y0 * P:y1 * P, x0 * P:x1 * P] = True
+    return mask
+
+
+def test_window_loss_is_finite_and_gradient_stays_in_windows():
+    model = build().train()
+    h, w = 40, 64
+    grad = _input_grad(model, make_samples(2, h, w, BOXES))
+    for b in range(2):
+        inside = _pixel_mask(BOXES[b], (h, w))
+        for frame in (slice(0, 3), slice(3, 6)):
+            g = grad[b, frame].abs().sum(0)
+            assert g[~inside].max() == 0
+            assert g[inside].max() > 0
+
+
+def test_frame2_margin_widens_only_the_frame2_support():
+    model = build(frame2_window_margin=1).train()
+    h, w = 40, 64
+    grad = _input_grad(model, make_samples(2, h, w, BOXES))
+    for b in range(2):
+        g1 = grad[b, :3].abs().sum(0)
+        g2 = grad[b, 3:].abs().sum(0)
+        win, grown = _pixel_mask(BOXES[b], (h, w)), \
+            _pixel_mask(BOXES[b], (h, w), margin=1)
+        assert g1[~win].max() == 0 and g1[win].max() > 0
+        assert g2[~grown].max() == 0
+        assert g2[grown & ~win].max() > 0  # keys from the larger window
+
+
+def test_loss_without_windows_trains_full_resolution():
+    model = build().train()
+    data = model.data_preprocessor(make_samples(1, 37, 50), True)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss_flow']) and 'epe' in losses
+
+
+# --------------------------------------------------- (c) whole and tiled
+def test_whole_predict_full_size_for_non_multiple_of_patch():
+    model = build()
+    h, w = 45, 61
+    data = make_samples(2, h, w)
+    with torch.no_grad():
+        out = model.test_step(data)
+    for sample in out:
+        assert sample.pred_flow_fw.data.shape == (2, h, w)
+        assert torch.isfinite(sample.pred_flow_fw.data).all()
+    with torch.no_grad():
+        flow = model(torch.randn(1, 6, h, w), mode='tensor')
+    assert flow.shape == (1, 2, h, w)
+
+
+def test_tiled_predict_same_shape_and_equal_to_whole_for_one_tile():
+    model = build()
+    h, w = 45, 61
+    data = make_samples(1, h, w, seed=3)
+    with torch.no_grad():
+        whole = model.test_step(data)[0].pred_flow_fw.data
+        model.test_cfg = dict(mode='tiled', crop_size=(64, 96), overlap=0.7)
+        one_tile = model.test_step(data)[0].pred_flow_fw.data
+        model.test_cfg = dict(mode='tiled', crop_size=(24, 32), overlap=0.5,
+                              tile_batch=3)
+        tiled = model.test_step(data)[0].pred_flow_fw.data
+        x = torch.randn(2, 6, h, w)
+        tensor_tiled = model(x, mode='tensor')
+    torch.testing.assert_close(one_tile, whole, atol=1e-5, rtol=1e-5)
+    assert tiled.shape == (2, h, w) and torch.isfinite(tiled).all()
+    assert not torch.allclose(tiled, whole)
+    assert tensor_tiled.shape == (2, 2, h, w)
+
+
+def test_tile_starts_stride_and_last_tile_flush():
+    assert tile_starts(100, 40, 0.5) == [0, 20, 40, 60]
+    assert tile_starts(100, 40, 0.9) == list(range(0, 60, 4)) + [60]
+    assert tile_starts(30, 40, 0.9) == [0]
+    assert tile_starts(45, 24, 0.5) == [0, 12, 21]
+
+
+def test_tiled_mode_requires_crop_size():
+    with pytest.raises(ValueError, match='crop_size'):
+        build(test_cfg=dict(mode='tiled'))
+
+
+# ------------------------------------------------------------- (d) losses
+def test_laplacian_loss_hand_computed_and_bounded():
+    loss = MODELS.build(dict(type='winwin_mm.LaplacianFlowLoss'))
+    pred = torch.tensor([[[[1.0, -2.0]], [[0.5, 0.0]], [[0.0, 2.0]]]])
+    gt = torch.tensor([[[[2.0, -2.0]], [[0.0, 1.0]]]])  # (1, 2, 1, 2)
+    per_pixel = loss(pred, gt, reduction_override='none')
+    a, b = 0.25, 4.
+    expected = []
+    for j, c in enumerate((0.0, 2.0)):
+        s = (b - a) / (1 + np.exp(-c)) + a
+        l1 = abs(float(gt[0, 0, 0, j] - pred[0, 0, 0, j])) + \
+            abs(float(gt[0, 1, 0, j] - pred[0, 1, 0, j]))
+        expected.append(l1 / s + np.log(s))
+    assert per_pixel.shape == (1, 1, 2)
+    np.testing.assert_allclose(per_pixel.flatten().numpy(), expected,
+                               rtol=1e-6)
+    assert float(loss(pred, gt)) == pytest.approx(np.mean(expected),
+                                                  rel=1e-6)
+    s = loss.scale(torch.tensor([-1e4, -3., 0., 3., 1e4]))
+    assert float(s.min()) >= a and float(s.max()) <= b
+    assert float(s[0]) == pytest.approx(a) and float(s[-1]) == pytest.approx(b)
+    # the loss is minimal at s = |error| when a <= |error| <= b
+    err = 1.7
+    c = torch.linspace(-6, 6, 2001)
+    p = torch.zeros(len(c), 3, 1, 1)
+    p[:, 2, 0, 0] = c
+    g = torch.zeros(len(c), 2, 1, 1)
+    g[:, 0] = err
+    best = loss.scale(c[loss(p, g, reduction_override='none').flatten()
+                        .argmin()])
+    assert float(best) == pytest.approx(err, abs=0.01)
+
+
+def test_epe_and_l1_losses():
+    pred = torch.tensor([[[[3.0]], [[4.0]]]])
+    gt = torch.zeros(1, 2, 1, 1)
+    epe = MODELS.build(dict(type='winwin_mm.EndPointErrorLoss'))
+    l1 = MODELS.build(dict(type='winwin_mm.FlowL1Loss'))
+    assert float(epe(pred, gt)) == pytest.approx(5.0)
+    assert float(l1(pred, gt)) == pytest.approx(7.0)
+
+
+@pytest.mark.parametrize('inner', ['LaplacianFlowLoss', 'EndPointErrorLoss',
+                                   'FlowL1Loss'])
+def test_window_loss_valid_excludes_invalid_pixels(inner):
+    wl = MODELS.build(dict(type='winwin_mm.WindowLoss',
+                           loss=dict(type=f'winwin_mm.{inner}')))
+    torch.manual_seed(0)
+    pred = torch.randn(2, 3, 4, 5)
+    gt = torch.randn(2, 2, 4, 5)
+    valid = torch.rand(2, 4, 5) > 0.4
+    ref = wl(pred, gt, valid=valid)
+    gt_bad = gt.clone()
+    gt_bad[0][:, ~valid[0]] = 1e6  # huge errors on invalid pixels only
+    gt_bad[1][:, ~valid[1]] = float('nan')
+    out = wl(pred, gt_bad, valid=valid)
+    torch.testing.assert_close(out, ref)
+    per_pixel = wl.loss(pred, gt, reduction_override='none')
+    expected = per_pixel[valid].mean()
+    torch.testing.assert_close(ref, expected)
+    assert wl.loss_name == 'loss_flow'
+
+
+# ------------------------------------------------------------ configs
+@pytest.mark.parametrize('name', [
+    'winwin_vitb_spring', 'winwin_vitb_spring_tiled', 'winwin_vitb_sintel',
+    'fullres_vitb_sintel', 'winwin_vitti_flow_demo'
+])
+def test_configs_parse(name):
+    cfg = Config.fromfile(f'configs/{name}.py')
+    assert cfg.model.type == 'winwin_mm.WinWinFlow'
+    assert cfg.val_evaluator.type == 'winwin_mm.FlowMetric'
+    assert 'visualization' not in cfg.default_hooks
+    text = str(cfg.train_dataloader)
+    assert ('RandomWindows' in text) == (not name.startswith('fullres'))
+
+
+def test_demo_config_model_builds_and_runs():
+    cfg = Config.fromfile('configs/winwin_vitti_flow_demo.py')
+    model = MODELS.build(cfg.model)
+    assert isinstance(model, WinWinFlow)
+    with torch.no_grad():
+        assert model(torch.randn(1, 6, 50, 70)).shape == (1, 2, 50, 70)
