@@ -17,10 +17,13 @@ model = dict(
         _delete_=True, type='winwin_mm.RoPEViT',
         arch=dict(embed_dims=dims, num_layers=6, num_heads=3),
         patch_size=patch_size, out_indices=(1, 2, 4, 5), drop_path_rate=0.0),
-    neck=dict(in_channels=[dims] * 4, out_channels=dims),
-    decode_head=dict(in_channels=[dims] * 4, channels=128, num_classes=11,
+    # a light neck and UPerHead (64 channels) keep the CPU study
+    # affordable: at the ViT's width their 1/4-resolution 3x3 convolutions
+    # cost more than the transformer itself
+    neck=dict(in_channels=[dims] * 4, out_channels=64),
+    decode_head=dict(in_channels=[64] * 4, channels=64, num_classes=11,
                      norm_cfg=norm_cfg),
-    auxiliary_head=dict(in_channels=dims, channels=64, num_classes=11,
+    auxiliary_head=dict(in_channels=64, channels=32, num_classes=11,
                         norm_cfg=norm_cfg))
 train_pipeline = _base_.geometric_pipeline + [
     dict(type='winwin_mm.RandomWindows', num_windows=2, token_fraction=0.27,

@@ -16,7 +16,8 @@ custom_imports = dict(
 dims = 96
 flow_data = '../shared/data/flow'
 model = dict(
-    encoder=dict(arch=dict(embed_dims=dims, num_layers=3, num_heads=3),
+    encoder=dict(arch=dict(_delete_=True, embed_dims=dims, num_layers=3,
+                           num_heads=3),
                  out_indices=(2, )),
     decoder=dict(embed_dims=dims, num_layers=3, num_heads=3,
                  out_indices=(0, 1, 2)),

@@ -179,3 +179,12 @@ def test_clear_errors(tool, tmp_path, monkeypatch, argv, match):
 def test_cuda_without_gpu(tool, tmp_path):
     with pytest.raises(SystemExit, match='--device cpu'):
         tool.main(['--device', 'cuda', '--json', str(tmp_path / 'x.json')])
+
+
+def test_prime_optimizer_creates_state():
+    from winwin_mm.benchmark.cases import prime_optimizer
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    opt = torch.optim.AdamW(model.parameters())
+    prime_optimizer(model, opt)
+    assert len(opt.state) == 4
+    assert all(p.grad is None for p in model.parameters())

@@ -36,7 +36,7 @@ import torch
 
 from winwin_mm.windows import (WindowSizeError, check_fits, sample_windows,
                                window_side_from_fraction)
-from .flops import (TRAIN_FLOPS_FACTOR, count_flops, vit_encoder_flops)
+from .flops import TRAIN_FLOPS_FACTOR, count_flops, vit_encoder_flops
 
 #: Encoder sizes behind ``--arch`` (``winwin_mm.RoPEViT`` arch keys).
 ARCHS: Dict[str, str] = {
@@ -52,7 +52,8 @@ CASE_DOC: Dict[str, str] = {
     'whole_infer': 'one full-resolution inference pass, no grad',
     'tiled_infer': 'tiled inference with tiles of the crop size (stride = '
                    'tile * (1 - overlap), last tile flush with the border, '
-                   'tiles batched in chunks), outputs averaged',
+                   'tiles batched in chunks), outputs averaged (flow: '
+                   'weighted by the predicted confidence)',
 }
 TRAIN_CASES = ('fullres_train', 'winwin_train', 'crop_train')
 DTYPES = ('fp32', 'bf16', 'fp16')
@@ -314,6 +315,7 @@ class ViTTaskBench:
             make = self.train_batch(name, rt.device, rng)
             opt = torch.optim.AdamW(model.parameters(), lr=6e-5,
                                     weight_decay=0.01)
+            prime_optimizer(model, opt)
             scaler = (torch.amp.GradScaler(rt.device.type)
                       if self.s.dtype == 'fp16' else None)
 
@@ -365,6 +367,19 @@ class ViTTaskBench:
                         wsum[i, :, y:y + th, x:x + tw] += w
                 self.merge_tiles(acc, wsum)
         return step
+
+
+def prime_optimizer(model: torch.nn.Module,
+                    opt: torch.optim.Optimizer) -> None:
+    """Create the optimizer state (AdamW: 2 tensors per parameter) before
+    measuring. PyTorch creates it lazily in the first ``step()``, after the
+    activations are freed, so without this a run with ``--warmup 0 --steps
+    1`` would report a peak without the steady-state optimizer memory."""
+    for p in model.parameters():
+        if p.requires_grad:
+            p.grad = torch.zeros_like(p)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
 
 
 class SegBench(ViTTaskBench):

@@ -28,7 +28,9 @@ FIELD_DOC: Dict[str, str] = {
         'in ms, over `steps` timed steps after `warmup` untimed ones; on '
         'CUDA each step is bracketed by torch.cuda.synchronize',
     'results.peak_mb': 'CUDA: torch.cuda.max_memory_allocated during the '
-        'case (weights + optimizer state + activations), MiB. CPU: growth '
+        'case (weights + optimizer state + activations; the AdamW state is '
+        'created before measuring, so the figure is the steady-state one '
+        'even with --warmup 0), MiB. CPU: growth '
         'of the process resident set size over its value just before the '
         "case's model was built (sampled every 2 ms from /proc/self/statm "
         'and checked against getrusage ru_maxrss), MiB; each CPU case runs '

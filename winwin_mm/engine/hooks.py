@@ -64,7 +64,8 @@ class NonFiniteLossHook(Hook):
                          outputs=None) -> None:
         if not outputs:
             return
-        terms = {k: float(v) for k, v in outputs.items()
+        terms = {k: float(v.detach()) if isinstance(v, torch.Tensor) else
+                 float(v) for k, v in outputs.items()
                  if 'loss' in k and isinstance(v, (int, float, torch.Tensor))}
         if all(math.isfinite(v) for v in terms.values()):
             return
