@@ -1,0 +1,101 @@
+"""The Win-Win training/inference logic shared by the segmentation and depth
+segmentors (mixed into MMSegmentation's ``EncoderDecoder`` and
+``DepthEstimator``)."""
+from typing import List, Optional
+
+import torch
+from mmseg.structures import SegDataSample
+from torch import Tensor
+
+from .window_crop import (crop_to_windows, pad_to_patch, stack_meta,
+                          token_keep_mask)
+
+
+class WindowedSegmentorMixin:
+    """Windows in training, one whole-image pass at test.
+
+    Training: the boxes sampled by ``RandomWindows`` (``metainfo
+    ['window_boxes']``, (N, 4) patch units) go to the backbone, which returns
+    per-window grids (B*N, C, s, s); neck and heads run per window and the
+    ground truth is cropped to the same pixel windows (B*N samples), so the
+    loss covers the kept windows only. ``metainfo['window_tokens']`` (random
+    token ablation) scatters the kept features onto the full grid and fills
+    the ground truth of every dropped token's pixels with
+    :meth:`dropped_value` (a value the loss ignores). Without either key the
+    step is a normal full-resolution step.
+
+    Test: ``encode_decode`` pads the image to the patch size so features
+    align with pixels, runs it in one pass and crops the output back.
+
+    Subclasses set ``gt_field`` (the data-sample field to mask).
+    """
+    gt_field = 'gt_sem_seg'
+
+    @property
+    def patch_size(self) -> int:
+        return self.backbone.patch_size
+
+    def dropped_value(self) -> float:
+        """Ground-truth value for pixels of dropped tokens."""
+        raise NotImplementedError
+
+    def validate_targets(self, data_samples) -> None:
+        """Hook for subclasses: check the ground truth before a step."""
+
+    def extract_feat(self, inputs: Tensor,
+                     batch_img_metas: Optional[List[dict]] = None,
+                     windows: Optional[Tensor] = None,
+                     token_index: Optional[Tensor] = None) -> List[Tensor]:
+        """inputs (B, 3, H, W) -> multi-level features (per window,
+        (B*N, C, s, s), when ``windows`` (B, N, 4) is given)."""
+        if windows is None and token_index is None:
+            x = self.backbone(inputs)
+        else:
+            x = self.backbone(inputs, windows=windows, token_index=token_index)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        self.validate_targets(data_samples)
+        boxes = stack_meta(data_samples, 'window_boxes')
+        tokens = stack_meta(data_samples, 'window_tokens')
+        if boxes is not None:
+            x = self.extract_feat(inputs, windows=boxes)
+            data_samples = crop_to_windows(data_samples, boxes,
+                                           self.patch_size)
+        elif tokens is not None:
+            x = self.extract_feat(inputs, token_index=tokens)
+            data_samples = self.mask_to_tokens(data_samples, tokens,
+                                               inputs.shape[-2:])
+        else:
+            x = self.extract_feat(inputs)
+        losses = self._decode_head_forward_train(x, data_samples)
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        return losses
+
+    def mask_to_tokens(self, data_samples, tokens: Tensor, img_hw) -> list:
+        """Fill ``gt_field`` with :meth:`dropped_value` on every pixel whose
+        token was dropped; (B, K) token indices."""
+        keep = token_keep_mask(tokens, img_hw, self.patch_size)
+        fill = self.dropped_value()
+        out = []
+        for sample, k in zip(data_samples, keep):
+            gt = getattr(sample, self.gt_field)
+            k = k[:gt.data.shape[-2], :gt.data.shape[-1]].to(gt.data.device)
+            masked = SegDataSample(metainfo=sample.metainfo)
+            setattr(masked, self.gt_field, type(gt)(data=torch.where(
+                k[None], gt.data, torch.full_like(gt.data, fill))))
+            out.append(masked)
+        return out
+
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """(B, 3, H, W) -> head output (B, K, H, W) in one pass."""
+        H, W = inputs.shape[-2:]
+        inputs, batch_img_metas = pad_to_patch(inputs, batch_img_metas,
+                                               self.patch_size)
+        x = self.extract_feat(inputs)
+        out = self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+        return out[..., :H, :W]
