@@ -91,7 +91,9 @@ def prepare_base(args):
             s.begin = int(s.get('begin', 0) * f)
             s.end = max(s.begin + 1, int(round(s.get('end', args.iters / f)
                                                * f)))
+    # no validation inside train(): each variant is evaluated once after it
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', by_epoch=False,
         interval=cfg.train_cfg.max_iters, save_last=True, max_keep_ckpts=1)

@@ -142,6 +142,10 @@ class DPTFlowHead(BaseModule):
         for m in self.modules():
             if isinstance(m, ResidualConvUnit):
                 nn.init.zeros_(m.conv2.weight)
+        import os
+        if os.environ.get('DEEPFIRST'):
+            for r in self.reassemble[:3]:
+                nn.init.zeros_(r[-1].weight)
         nn.init.zeros_(self.head['conv3'].weight)
 
     def forward(self, feats: Sequence[torch.Tensor],
