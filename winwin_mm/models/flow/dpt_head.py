@@ -131,6 +131,7 @@ class DPTFlowHead(BaseModule):
         depends on the decoder and training takes much longer to start.
         """
         super().init_weights()
+        import os
         if self.init_cfg is not None:
             return
         for m in self.modules():
@@ -146,7 +147,7 @@ class DPTFlowHead(BaseModule):
         if os.environ.get('DEEPFIRST'):
             for r in self.reassemble[:3]:
                 nn.init.zeros_(r[-1].weight)
-        nn.init.zeros_(self.head['conv3'].weight)
+        nn.init.normal_(self.head['conv3'].weight, std=float(os.environ.get('C3STD', '1e-2')))
 
     def forward(self, feats: Sequence[torch.Tensor],
                 out_size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
