@@ -39,15 +39,20 @@ def random_texture(rng: np.random.Generator, hw: Tuple[int, int],
 
 def random_affine(rng: np.random.Generator, hw: Tuple[int, int],
                   max_translation: float, max_rotation: float,
-                  max_log_scale: float) -> np.ndarray:
+                  max_log_scale: float,
+                  translation_step: Optional[float] = None) -> np.ndarray:
     """A 2x3 matrix mapping frame-1 pixel ``(x, y, 1)`` to frame 2: rotation
-    (degrees) and scale about a random centre, then a translation."""
+    (degrees) and scale about a random centre, then a translation (rounded
+    to a multiple of ``translation_step`` pixels when given)."""
     h, w = hw
     cx, cy = rng.uniform(0, w), rng.uniform(0, h)
     angle = rng.uniform(-max_rotation, max_rotation)
     scale = float(np.exp(rng.uniform(-max_log_scale, max_log_scale)))
     m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
-    m[:, 2] += rng.uniform(-max_translation, max_translation, 2)
+    shift = rng.uniform(-max_translation, max_translation, 2)
+    if translation_step:
+        shift = np.round(shift / translation_step) * translation_step
+    m[:, 2] += shift
     return m.astype(np.float64)
 
 
@@ -73,7 +78,8 @@ def generate_pair(rng: np.random.Generator,
                   bg_motion: Tuple[float, float, float] = (4., 3., 0.05),
                   obj_motion: Tuple[float, float, float] = (8., 10., 0.1),
                   obj_size: Tuple[float, float] = (0.12, 0.35),
-                  texture_scales: Sequence[int] = (2, 4, 8, 16)
+                  texture_scales: Sequence[int] = (2, 4, 8, 16),
+                  translation_step: Optional[float] = None
                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pair with its exact forward flow.
 
@@ -86,6 +92,8 @@ def generate_pair(rng: np.random.Generator,
         obj_size: range of an object's half-axes, as fractions of min(H, W).
         texture_scales: feature sizes (px) of the noise summed into a
             texture; larger scales give smoother textures.
+        translation_step: round every translation to a multiple of this
+            many pixels (e.g. the patch size); None: continuous.
 
     Returns:
         tuple: img1, img2 (H, W, 3) uint8 RGB and flow (H, W, 2) float32
@@ -95,7 +103,8 @@ def generate_pair(rng: np.random.Generator,
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     layers = []
     bg = dict(tex=random_texture(rng, (h, w), texture_scales),
-              m=random_affine(rng, (h, w), *bg_motion), shape=None)
+              m=random_affine(rng, (h, w), *bg_motion, translation_step),
+              shape=None)
     layers.append(bg)
     side = min(h, w)
     for _ in range(rng.integers(num_objects[0], num_objects[1] + 1)):
@@ -105,7 +114,8 @@ def generate_pair(rng: np.random.Generator,
                      b=rng.uniform(*obj_size) * side,
                      theta=rng.uniform(0, np.pi))
         layers.append(dict(tex=random_texture(rng, (h, w), texture_scales),
-                           m=random_affine(rng, (h, w), *obj_motion),
+                           m=random_affine(rng, (h, w), *obj_motion,
+                                           translation_step),
                            shape=shape))
     img1 = np.zeros((h, w, 3), np.float32)
     img2 = np.zeros((h, w, 3), np.float32)
@@ -132,6 +142,34 @@ def generate_pair(rng: np.random.Generator,
     return to_u8(img1), to_u8(img2), flow.astype(np.float32)
 
 
+def cyclic_shift_pair(rng: np.random.Generator,
+                      size: Tuple[int, int] = (32, 48),
+                      shifts: Sequence[int] = (-8, 8),
+                      axes: Sequence[int] = (1, ),
+                      texture_scales: Sequence[int] = (2, 4, 8)
+                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The simplest layered pair: one textured layer translated cyclically
+    (wrapping around the border, so every pixel stays visible and the
+    ground truth is exact everywhere) by an integer shift drawn from
+    ``shifts`` along an axis drawn from ``axes`` (0 = rows, 1 = columns).
+
+    Returns:
+        tuple: img1, img2 (H, W, 3) uint8 RGB and flow (H, W, 2) float32.
+    """
+    h, w = size
+    img1 = np.clip(np.rint(random_texture(rng, (h, w), texture_scales)), 0,
+                   255).astype(np.uint8)
+    shift = int(shifts[rng.integers(len(shifts))])
+    axis = int(axes[rng.integers(len(axes))])
+    img2 = np.roll(img1, shift, axis=axis)
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[..., 1 - axis] = shift  # u for a column shift, v for a row shift
+    return img1, img2, flow
+
+
+GENERATORS = dict(layers=generate_pair, shift=cyclic_shift_pair)
+
+
 @DATASETS.register_module()
 class SyntheticFlowDataset(BaseDataset):
     """Generated FlyingChairs-style pairs (see :func:`generate_pair`).
@@ -146,7 +184,9 @@ class SyntheticFlowDataset(BaseDataset):
         num_samples (int): length of the dataset. Default: 1000.
         img_size (tuple): (H, W). Default: (64, 96).
         seed (int): base seed. Default: 0.
-        generator (dict, optional): other :func:`generate_pair` arguments.
+        kind (str): ``'layers'`` (:func:`generate_pair`, FlyingChairs-style)
+            or ``'shift'`` (:func:`cyclic_shift_pair`).
+        generator (dict, optional): other arguments of the generator.
         pipeline (list): transforms.
         test_mode (bool): passed to ``BaseDataset``.
     """
@@ -155,6 +195,7 @@ class SyntheticFlowDataset(BaseDataset):
                  num_samples: int = 1000,
                  img_size: Tuple[int, int] = (64, 96),
                  seed: int = 0,
+                 kind: str = 'layers',
                  generator: Optional[dict] = None,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
@@ -162,6 +203,10 @@ class SyntheticFlowDataset(BaseDataset):
         self.num_samples = int(num_samples)
         self.img_size = tuple(img_size)
         self.seed = int(seed)
+        if kind not in GENERATORS:
+            raise ValueError(f'kind must be one of {sorted(GENERATORS)}, got '
+                             f'{kind!r}')
+        self.kind = kind
         self.generator = dict(generator or {})
         super().__init__(pipeline=list(pipeline), test_mode=test_mode,
                          serialize_data=False, **kwargs)
@@ -172,7 +217,8 @@ class SyntheticFlowDataset(BaseDataset):
     def get_data_info(self, idx: int) -> dict:
         info = dict(super().get_data_info(idx))
         rng = np.random.default_rng((self.seed, info['sample_idx']))
-        img1, img2, flow = generate_pair(rng, self.img_size, **self.generator)
+        img1, img2, flow = GENERATORS[self.kind](rng, self.img_size,
+                                                 **self.generator)
         name = f'synthetic_{self.seed}_{info["sample_idx"]:06d}'
         info.update(img1=img1, img2=img2, gt_flow_fw=flow,
                     gt_valid_fw=np.ones(flow.shape[:2], np.float32),

@@ -154,8 +154,8 @@ class CrossDecoder(BaseModule):
         self.out_indices = tuple(i if i >= 0 else num_layers + i
                                  for i in out_indices)
         if any(not 0 <= i < num_layers for i in self.out_indices):
-            raise ValueError(f'decoder out_indices {tuple(out_indices)} out of '
-                             f'range for {num_layers} layers.')
+            raise ValueError(f'decoder out_indices {tuple(out_indices)} out '
+                             f'of range for {num_layers} layers.')
         self.embed_dims, self.num_layers = embed_dims, num_layers
         self.with_cp = with_cp
         self.decoder_embed = nn.Linear(in_dims, embed_dims)

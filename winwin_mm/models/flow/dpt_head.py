@@ -121,34 +121,6 @@ class DPTFlowHead(BaseModule):
                 conv2=nn.Conv2d(features // 2, head_channels, 3, padding=1),
                 conv3=nn.Conv2d(head_channels, out_channels, 1)))
 
-    def init_weights(self) -> None:
-        """Signal-preserving initialisation: He (fan-in, ReLU) for every
-        convolution, zero biases, the second convolution of each residual
-        unit at zero (units start as the identity) and a small last layer.
-
-        PyTorch's default initialisation shrinks the signal at every layer of
-        this deep convolutional path, so that at the start the output hardly
-        depends on the decoder and training takes much longer to start.
-        """
-        super().init_weights()
-        import os
-        if self.init_cfg is not None:
-            return
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.kaiming_normal_(m.weight, mode='fan_in',
-                                        nonlinearity='relu')
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        for m in self.modules():
-            if isinstance(m, ResidualConvUnit):
-                nn.init.zeros_(m.conv2.weight)
-        import os
-        if os.environ.get('DEEPFIRST'):
-            for r in self.reassemble[:3]:
-                nn.init.zeros_(r[-1].weight)
-        nn.init.normal_(self.head['conv3'].weight, std=float(os.environ.get('C3STD', '1e-2')))
-
     def forward(self, feats: Sequence[torch.Tensor],
                 out_size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         """See the class docstring; ``out_size`` defaults to the grid size

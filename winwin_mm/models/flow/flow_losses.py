@@ -31,7 +31,8 @@ def bounded_scale(raw: torch.Tensor, a: float = 0.25,
     return (b - a) * torch.sigmoid(raw) + a
 
 
-def _check(pred: torch.Tensor, target: torch.Tensor, min_channels: int) -> None:
+def _check(pred: torch.Tensor, target: torch.Tensor,
+           min_channels: int) -> None:
     if pred.dim() != 4 or target.dim() != 4 or target.shape[1] != 2:
         raise ValueError(f'flow losses take pred (B, C, H, W) and target '
                          f'(B, 2, H, W), got {tuple(pred.shape)} and '

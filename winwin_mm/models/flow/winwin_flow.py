@@ -2,10 +2,10 @@
 
 ::
 
-    frame 1 ─┐                    ┌─ enc1 (last layer) ─────────────┐
-             ├─ RoPE ViT encoder ─┤                                 ├─ DPT ─ flow (2)
-    frame 2 ─┘   (shared, one     └─ enc2 ─ keys/values ─┐          │  head   + conf (1)
-                  batched call)     enc1 ─ CrossDecoder ─┴─ 3 layers┘
+    frames 1, 2 -> shared RoPE ViT encoder (both frames in one batched call)
+    enc1 (queries), enc2 (keys/values) -> CrossDecoder (self-attn on frame 1,
+        cross-attn to frame 2) -> 3 decoder layers
+    [enc1 last layer, 3 decoder layers] -> DPT head -> flow (2) + conf (1)
 
 Training (Win-Win): only the tokens of the windows in
 ``metainfo['window_boxes']`` ((N, 4) patch units, from ``RandomWindows``)
@@ -32,6 +32,7 @@ from winwin_mm.windows import (boxes_to_token_index, grid_positions,
 from .cross_block import CrossDecoder
 from .dpt_head import DPTFlowHead
 from .flow_losses import bounded_scale
+from ..builder import build_module
 
 TEST_MODES = ('whole', 'tiled')
 
@@ -119,10 +120,10 @@ class WinWinFlow(BaseModel):
         if data_preprocessor is None:
             data_preprocessor = dict(type='FlowDataPreprocessor')
         if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
+            data_preprocessor = build_module(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        self.encoder = MODELS.build(encoder)
+        self.encoder = build_module(encoder)
         enc = self.encoder
         last = enc.num_layers - 1
         if last not in enc.out_indices:
@@ -146,15 +147,16 @@ class WinWinFlow(BaseModel):
         head_type = head_cfg.pop('type', None)
         if head_type not in (None, 'DPTFlowHead', 'winwin_mm.DPTFlowHead'):
             raise ValueError(f'unknown head type {head_type!r}')
+        dec_dims = self.decoder.embed_dims
         head_cfg.setdefault('in_channels',
-                            (enc.embed_dims, ) + (self.decoder.embed_dims, ) * 3)
+                            (enc.embed_dims, dec_dims, dec_dims, dec_dims))
         head_cfg.setdefault('patch_size', self.patch_size)
         head_cfg.setdefault('out_channels', 3)
         self.head = DPTFlowHead(**head_cfg)
         if loss is None:
             loss = dict(type='WindowLoss',
                         loss=dict(type='LaplacianFlowLoss', a=0.25, b=4.))
-        self.loss_module = MODELS.build(loss)
+        self.loss_module = build_module(loss)
         if frame2_window_margin < 0:
             raise ValueError('frame2_window_margin must be >= 0, got '
                              f'{frame2_window_margin}')
@@ -318,7 +320,8 @@ class WinWinFlow(BaseModel):
                 vs.append(valid[b, y0 * p:y1 * p, x0 * p:x1 * p])
         return torch.stack(fs), torch.stack(vs)
 
-    def loss(self, inputs: torch.Tensor, data_samples) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: torch.Tensor,
+             data_samples) -> Dict[str, torch.Tensor]:
         """Loss on the windows of ``metainfo['window_boxes']`` (or on the
         whole image when the samples carry none)."""
         boxes = window_boxes_of(data_samples)

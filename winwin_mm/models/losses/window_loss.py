@@ -5,15 +5,7 @@ import torch
 import torch.nn as nn
 
 from winwin_mm.registry import MODELS
-
-
-def build_inner_loss(cfg: dict) -> nn.Module:
-    """Build a loss named in winwin_mm's scope or in mmseg's."""
-    name = cfg['type']
-    if isinstance(name, str) and '.' not in name and name in MODELS.module_dict:
-        cfg = dict(cfg, type=f'winwin_mm.{name}')
-    from mmseg.registry import MODELS as MMSEG_MODELS
-    return MMSEG_MODELS.build(cfg)
+from ..builder import build_module
 
 
 @MODELS.register_module()
@@ -43,7 +35,7 @@ class WindowLoss(nn.Module):
 
     def __init__(self, loss: dict, loss_name: Optional[str] = None) -> None:
         super().__init__()
-        self.loss = build_inner_loss(loss)
+        self.loss = build_module(loss)
         self._loss_name = loss_name
 
     @property
