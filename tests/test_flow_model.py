@@ -1,5 +1,7 @@
 """Win-Win flow model: cross-attention RoPE, window training, whole and
 tiled inference, flow losses. Tiny models on small images (CPU, seconds)."""
+import os.path as osp
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,11 @@ from winwin_mm.registry import MODELS
 from winwin_mm.structures import FlowDataSample
 
 P = 8
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+
+
+def config(name):
+    return osp.join(REPO, 'configs', name + '.py')
 
 
 def tiny_cfg(**kw):
@@ -270,7 +277,7 @@ def test_window_loss_valid_excludes_invalid_pixels(inner):
     'fullres_vitb_sintel', 'winwin_vitti_flow_demo'
 ])
 def test_configs_parse(name):
-    cfg = Config.fromfile(f'configs/{name}.py')
+    cfg = Config.fromfile(config(name))
     assert cfg.model.type == 'winwin_mm.WinWinFlow'
     assert cfg.val_evaluator.type == 'winwin_mm.FlowMetric'
     assert 'visualization' not in cfg.default_hooks
@@ -279,8 +286,35 @@ def test_configs_parse(name):
 
 
 def test_demo_config_model_builds_and_runs():
-    cfg = Config.fromfile('configs/winwin_vitti_flow_demo.py')
+    cfg = Config.fromfile(config('winwin_vitti_flow_demo'))
     model = MODELS.build(cfg.model)
     assert isinstance(model, WinWinFlow)
     with torch.no_grad():
         assert model(torch.randn(1, 6, 50, 70)).shape == (1, 2, 50, 70)
+
+
+def test_predict_flow_tool_writes_flo_and_png(tmp_path):
+    import importlib.util
+
+    import cv2
+
+    from winwin_mm.datasets.flow_io import read_flo
+    tool = osp.join(REPO, 'tools', 'predict_flow.py')
+    spec = importlib.util.spec_from_file_location('predict_flow', tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    main = module.main
+    rng = np.random.default_rng(0)
+    img1 = rng.integers(0, 256, (40, 72, 3), dtype=np.uint8)
+    img2 = np.roll(img1, 3, axis=1)
+    for name, img in (('a.png', img1), ('b.png', img2)):
+        cv2.imwrite(str(tmp_path / name), img)
+    for mode in ('whole', 'tiled'):
+        flo, png = main([
+            str(tmp_path / 'a.png'), str(tmp_path / 'b.png'), '--config',
+            config('winwin_vitti_flow_demo'), '--out-dir',
+            str(tmp_path / mode), '--mode', mode, '--crop-size', '32', '48',
+            '--device', 'cpu'
+        ])
+        assert read_flo(flo).shape == (40, 72, 2)
+        assert cv2.imread(png).shape == (40, 72, 3)
