@@ -40,8 +40,9 @@ def main():
         cfg[loader].dataset.data_root = args.data_root
     if args.iters:
         cfg.train_cfg.max_iters = args.iters
-        cfg.train_cfg.val_interval = args.iters
         cfg.param_scheduler[-1].end = args.iters
+    # evaluated once, below, after training
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
     if not torch.cuda.is_available():
         for head in ('decode_head', 'auxiliary_head'):
             cfg.model[head].norm_cfg = dict(type='BN', requires_grad=True)
