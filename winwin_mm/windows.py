@@ -180,3 +180,23 @@ def grid_positions(grid_hw: Tuple[int, int],
 def boxes_to_pixels(boxes: np.ndarray, patch_size: int) -> np.ndarray:
     """Patch-unit boxes -> pixel boxes (same layout), any leading shape."""
     return np.asarray(boxes) * patch_size
+
+
+def stack_meta(samples, key: str) -> Optional[torch.Tensor]:
+    """Stack ``metainfo[key]`` of all samples to a (B, ...) long tensor, or
+    None when no sample has it. Mixed presence is an error."""
+    have = [key in s.metainfo for s in samples]
+    if not any(have):
+        return None
+    if not all(have):
+        raise ValueError(f'Only some samples of the batch carry {key!r}; put '
+                         'RandomWindows in every training pipeline branch.')
+    arrays = [np.asarray(s.metainfo[key]) for s in samples]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(
+            f'{key!r} differs in shape across the batch ({sorted(shapes)}): '
+            'every image of a batch must keep the same number and size of '
+            'windows. Use window_size (not token_fraction) when image sizes '
+            'differ.')
+    return torch.from_numpy(np.stack(arrays)).long()

@@ -19,7 +19,6 @@ Only torch, mmengine and winwin_mm's core modules are imported here.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -28,32 +27,13 @@ from mmengine.structures import PixelData
 
 from winwin_mm.registry import MODELS
 from winwin_mm.windows import (boxes_to_token_index, grid_positions,
-                               token_positions)
+                               stack_meta, token_positions)
 from .cross_block import CrossDecoder
 from .dpt_head import DPTFlowHead
 from .flow_losses import bounded_scale
 from ..builder import build_module
 
 TEST_MODES = ('whole', 'tiled')
-
-
-def window_boxes_of(data_samples) -> Optional[torch.Tensor]:
-    """``metainfo['window_boxes']`` of every sample as a (B, N, 4) long
-    tensor, or None when no sample has boxes."""
-    if not data_samples:
-        return None
-    have = ['window_boxes' in s.metainfo for s in data_samples]
-    if not any(have):
-        return None
-    if not all(have):
-        raise ValueError('Only some samples of the batch carry window_boxes; '
-                         'put RandomWindows in every training pipeline.')
-    boxes = [np.asarray(s.metainfo['window_boxes']) for s in data_samples]
-    if len({b.shape for b in boxes}) != 1:
-        raise ValueError('window_boxes differ in shape across the batch: '
-                         'every pair of a batch must keep the same number '
-                         'and size of windows.')
-    return torch.from_numpy(np.stack(boxes)).long()
 
 
 def tile_starts(length: int, tile: int, overlap: float) -> List[int]:
@@ -324,7 +304,7 @@ class WinWinFlow(BaseModel):
              data_samples) -> Dict[str, torch.Tensor]:
         """Loss on the windows of ``metainfo['window_boxes']`` (or on the
         whole image when the samples carry none)."""
-        boxes = window_boxes_of(data_samples)
+        boxes = stack_meta(data_samples, 'window_boxes')
         flow, valid = self._stack_gt(data_samples, inputs.shape[-2:])
         flow, valid = flow.to(inputs.device), valid.to(inputs.device)
         pred = self.forward_flow(inputs, boxes)

@@ -4,34 +4,15 @@ masked to the kept tokens, and whole-image inputs padded to the patch grid.
 Shared by the segmentation and depth segmentors, so that the pixel maps a
 loss sees always follow the backbone's token order (one source of truth).
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-def stack_meta(samples, key: str) -> Optional[Tensor]:
-    """Stack ``metainfo[key]`` of all samples to a (B, ...) long tensor, or
-    None when no sample has it. Mixed presence is an error."""
-    have = [key in s.metainfo for s in samples]
-    if not any(have):
-        return None
-    if not all(have):
-        raise ValueError(f'Only some samples of the batch carry {key!r}; put '
-                         'RandomWindows in every training pipeline branch.')
-    arrays = [np.asarray(s.metainfo[key]) for s in samples]
-    shapes = {a.shape for a in arrays}
-    if len(shapes) != 1:
-        raise ValueError(
-            f'{key!r} differs in shape across the batch ({sorted(shapes)}): '
-            'every image of a batch must keep the same number and size of '
-            'windows. Use window_size (not token_fraction) when image sizes '
-            'differ.')
-    return torch.from_numpy(np.stack(arrays)).long()
-
+from winwin_mm.windows import stack_meta  # noqa: F401  (re-exported)
 
 # every per-pixel ground-truth field a SegDataSample may carry
 PIXEL_FIELDS = ('gt_sem_seg', 'gt_depth_map', 'gt_edge_map')
