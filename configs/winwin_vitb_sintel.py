@@ -16,7 +16,9 @@
 # iterations of linear warm-up, cosine decay to 0 over 200k iterations of
 # 16 pairs (8 GPUs x 2). Start from CroCo v2 ViT-B weights for the encoder
 # (model.encoder.init_cfg, the user brings the file).
-_base_ = ['./_base_/models/winwin_flow_vitb.py']
+_base_ = [
+    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
+]
 
 crop_size = (368, 496)
 train_pipeline = [
@@ -99,22 +101,6 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=10000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000,
-                    max_keep_ckpts=3, save_last=True),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-log_processor = dict(by_epoch=False)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0)
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
+    checkpoint=dict(interval=10000, max_keep_ckpts=3))
 auto_scale_lr = dict(enable=False, base_batch_size=16)

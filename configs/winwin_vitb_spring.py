@@ -14,7 +14,9 @@
 # decay 0.05, gradient clipping at norm 1, 1000 iterations of linear warm-up
 # then cosine decay to 0 over 50k iterations of 8 pairs (e.g. 8 GPUs x 1).
 # Spring has no official validation split: we hold out two training scenes.
-_base_ = ['./_base_/models/winwin_flow_vitb.py']
+_base_ = [
+    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
+]
 
 data_root = 'data/spring'
 val_scenes = ('0041', '0045')
@@ -70,23 +72,6 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=5000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000,
-                    max_keep_ckpts=3, save_last=True),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-log_processor = dict(by_epoch=False)
-log_level = 'INFO'
 load_from = None  # the Sintel-stage checkpoint (configs/winwin_vitb_sintel.py)
-resume = False
-randomness = dict(seed=0)
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
 # batch of 8 pairs = 8 GPUs x 1 (scale lr linearly for another total batch)
 auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -9,7 +9,9 @@
 #   python tools/train.py configs/winwin_vitti_flow_demo.py
 #   python tools/test.py configs/winwin_vitti_flow_demo.py CKPT \
 #       [--cfg-options model.test_cfg.mode=tiled]
-_base_ = ['./_base_/models/winwin_flow_vitb.py']
+_base_ = [
+    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
+]
 custom_imports = dict(
     imports=['winwin_mm', 'winwin_mm.datasets.synthetic_flow'],
     allow_failed_imports=False)
@@ -80,18 +82,6 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=500)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
-                    max_keep_ckpts=2, save_last=True),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-log_processor = dict(by_epoch=False)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0)
-env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+    checkpoint=dict(interval=500, max_keep_ckpts=3),
+    logger=dict(interval=20))

@@ -280,7 +280,8 @@ def test_configs_parse(name):
     cfg = Config.fromfile(config(name))
     assert cfg.model.type == 'winwin_mm.WinWinFlow'
     assert cfg.val_evaluator.type == 'winwin_mm.FlowMetric'
-    assert 'visualization' not in cfg.default_hooks
+    assert (cfg.default_hooks.visualization.type ==
+            'winwin_mm.FlowVisualizationHook')
     text = str(cfg.train_dataloader)
     assert ('RandomWindows' in text) == (not name.startswith('fullres'))
 

@@ -2,10 +2,14 @@
 
     python tools/predict_flow.py IMG1 IMG2 --config CONFIG \
         [--checkpoint CKPT] --out-dir DIR [--mode whole|tiled] \
-        [--crop-size H W] [--overlap 0.9] [--max-flow M] [--device cpu]
+        [--crop-size H W] [--overlap 0.9] [--max-flow M] [--gt FLOW]
+        [--device cpu]
 
 Writes ``DIR/<stem of IMG1>.flo`` (Middlebury ``.flo``, (u, v) in pixels)
-and ``DIR/<stem of IMG1>_flow.png`` (Middlebury colour wheel). ``--mode``
+and ``DIR/<stem of IMG1>_flow.png`` (Middlebury colour wheel). With
+``--gt`` (``.flo``, ``.pfm``, KITTI ``.png`` or ``.flo5``) also
+``DIR/<stem of IMG1>_panel.png``: frame 1 | ground truth | prediction |
+log2 end-point error, both flows on the same colour scale, and the EPE. ``--mode``
 overrides the config's ``model.test_cfg`` (``tiled`` takes ``crop_size``
 and ``overlap`` from the config or from ``--crop-size`` / ``--overlap``).
 Without ``--checkpoint`` the weights are random (a smoke test).
@@ -25,10 +29,11 @@ from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..'))
 import winwin_mm  # noqa: E402,F401  registers components, checkpoint compat
-from winwin_mm.datasets.flow_io import read_image, write_flo  # noqa: E402
+from winwin_mm.datasets.flow_io import (read_flow, read_image,  # noqa: E402
+                                       write_flo)
 from winwin_mm.registry import MODELS  # noqa: E402
 from winwin_mm.structures import FlowDataSample  # noqa: E402
-from winwin_mm.visualization.flow_vis import flow_to_color  # noqa: E402
+from winwin_mm.visualization import flow_panel, flow_to_color  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -48,6 +53,8 @@ def parse_args(argv=None):
     parser.add_argument('--max-flow', type=float,
                         help='flow magnitude shown fully saturated in the '
                         'PNG (default: the largest of the prediction)')
+    parser.add_argument('--gt', help='ground-truth flow file: also write '
+                        'the prediction beside it with the error map')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
     return parser.parse_args(argv)
@@ -99,9 +106,16 @@ def main(argv=None):
     png_path = osp.join(args.out_dir, stem + '_flow.png')
     write_flo(flo_path, flow)
     cv2.imwrite(png_path, flow_to_color(flow, args.max_flow)[..., ::-1])
+    if args.gt:
+        gt, valid = read_flow(args.gt)
+        panel_path = osp.join(args.out_dir, stem + '_panel.png')
+        panel = flow_panel(img1, flow, gt, valid, args.max_flow)
+        cv2.imwrite(panel_path, panel[..., ::-1])
+        png_path = (png_path, panel_path)
     mode = model.test_cfg.get('mode', 'whole')
+    pngs = ', '.join(png_path) if args.gt else png_path
     print(f'{hw[1]}x{hw[0]} pair, {mode} mode, {elapsed:.2f} s -> '
-          f'{flo_path}, {png_path}')
+          f'{flo_path}, {pngs}')
     return flo_path, png_path
 
 

@@ -1,6 +1,7 @@
+from .flow_visualization_hook import FlowVisualizationHook
 from .hooks import DatasetConsistencyHook, NonFiniteLossHook, RNGStateHook
 from .layer_decay_optim_wrapper_constructor import (
     LayerDecayOptimWrapperConstructor, get_layer_id)
 
 __all__ = ['LayerDecayOptimWrapperConstructor', 'get_layer_id',
-           'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook']
+           'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook', 'FlowVisualizationHook']

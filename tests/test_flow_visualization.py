@@ -1,0 +1,126 @@
+"""Flow predictions drawn beside the ground truth and the error map: the
+panel builder, the visualizer, ``tools/test.py --show-dir`` and
+``tools/predict_flow.py --gt`` on the real pairs of ../shared/data/flow."""
+import glob
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+
+import winwin_mm  # noqa: F401
+from conftest import REPO, shared_data
+from winwin_mm.registry import MODELS
+from winwin_mm.structures import FlowDataSample
+from winwin_mm.visualization import (FlowLocalVisualizer, flow_error_map,
+                                     flow_panel, flow_to_color)
+from winwin_mm.visualization.flow_visualizer import match_resolution
+
+DEMO = osp.join(REPO, 'configs', 'winwin_vitti_flow_demo.py')
+
+
+def test_panel_is_frame_gt_pred_error_on_one_scale():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    gt = rng.normal(0, 3, (30, 40, 2))
+    valid = np.ones((30, 40), bool)
+    valid[:5] = False
+    pred = gt + 0.5
+    panel = flow_panel(frame, pred, gt, valid)
+    assert panel.shape == (30, 160, 3)
+    max_flow = np.linalg.norm(gt[valid], axis=1).max()
+    # below the label text, the panels are exactly the colour-coded flows
+    rows = slice(20, 30)
+    assert np.array_equal(panel[rows, 40:80],
+                          flow_to_color(gt, max_flow)[rows])
+    assert np.array_equal(panel[rows, 80:120],
+                          flow_to_color(pred, max_flow)[rows])
+    assert np.array_equal(panel[rows, 120:],
+                          flow_error_map(pred, gt, valid)[rows])
+    # without ground truth: frame | prediction
+    assert flow_panel(frame, pred).shape == (30, 80, 3)
+
+
+def test_spring_double_resolution_gt_is_subsampled_and_rescaled():
+    gt2 = np.zeros((20, 30, 2))
+    gt2[..., 0] = 4.
+    valid2 = np.ones((20, 30), bool)
+    gt, valid = match_resolution(gt2, valid2, (10, 15))
+    assert gt.shape == (10, 15, 2) and valid.shape == (10, 15)
+    assert np.all(gt[..., 0] == 2.)
+    with pytest.raises(ValueError, match='integer multiple'):
+        match_resolution(np.zeros((21, 30, 2)), None, (10, 15))
+
+
+def test_visualizer_writes_the_panel(tmp_path):
+    sample = FlowDataSample()
+    flow = torch.randn(2, 24, 32)
+    sample.pred_flow_fw = PixelData(data=flow)
+    sample.gt_flow_fw = PixelData(data=flow * 2)
+    sample.gt_valid_fw = PixelData(data=torch.ones(1, 24, 32))
+    vis = FlowLocalVisualizer(name='flow_vis_test')
+    out = str(tmp_path / 'panel.png')
+    drawn = vis.add_datasample('x', np.zeros((24, 32, 3), np.uint8), sample,
+                               out_file=out)
+    assert drawn.shape == (24, 128, 3)
+    assert np.array_equal(cv2.imread(out)[..., ::-1], drawn)
+    with pytest.raises(ValueError, match='pred_flow_fw'):
+        vis.add_datasample('x', np.zeros((24, 32, 3), np.uint8),
+                           FlowDataSample())
+
+
+@pytest.fixture(scope='module')
+def random_checkpoint(tmp_path_factory):
+    """The demo flow model's random initial weights as a checkpoint."""
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(DEMO).model)
+    model.init_weights()
+    path = tmp_path_factory.mktemp('flow_ckpt') / 'random.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    return str(path)
+
+
+@pytest.mark.parametrize('mode', ['whole', 'tiled'])
+def test_test_tool_prints_metrics_and_draws_each_pair(mode, random_checkpoint,
+                                                      tmp_path):
+    shared_data('flow', 'sintel_pair')
+    shared_data('flow', 'kitti2012')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    out = subprocess.run(
+        [sys.executable, 'tools/test.py', DEMO, random_checkpoint,
+         '--work-dir', str(tmp_path), '--show-dir', str(tmp_path / 'vis'),
+         '--cfg-options', f'model.test_cfg.mode={mode}'],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    for key in ('EPE', '1px', 'Fl'):
+        assert re.search(rf'{key}: \d+\.\d+', log), log[-2000:]
+    pngs = sorted(glob.glob(str(tmp_path / 'vis' / '**' / '*.png'),
+                            recursive=True))
+    names = [osp.basename(p) for p in pngs]
+    assert len(pngs) == 3, names  # the Sintel pair and two KITTI pairs
+    assert any('sintel' in n or 'frame_0001' in n for n in names), names
+    for png in pngs:
+        h, w = cv2.imread(png).shape[:2]
+        assert w == 4 * {436: 1024, 376: 1241, 370: 1226}[h], (png, h, w)
+
+
+def test_predict_flow_with_gt_writes_panel(tmp_path):
+    root = shared_data('flow', 'sintel_pair')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    out = subprocess.run(
+        [sys.executable, 'tools/predict_flow.py',
+         osp.join(root, 'frame_0001.png'), osp.join(root, 'frame_0002.png'),
+         '--config', DEMO, '--out-dir', str(tmp_path), '--gt',
+         osp.join(root, 'frame_0001.flo'), '--device', 'cpu'],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    panel = cv2.imread(str(tmp_path / 'frame_0001_panel.png'))
+    assert panel.shape == (436, 4 * 1024, 3)

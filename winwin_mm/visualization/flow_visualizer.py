@@ -1,0 +1,147 @@
+"""An mmengine visualizer for optical flow: frame, ground truth, prediction
+and error side by side."""
+from typing import List, Optional, Tuple
+
+import cv2
+import numpy as np
+from mmengine.visualization import Visualizer
+
+from winwin_mm.registry import VISUALIZERS
+from .flow_vis import flow_error_map, flow_to_color
+
+
+def _label(panel: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of an (H, W, 3) RGB panel."""
+    panel = np.ascontiguousarray(panel)
+    scale = max(panel.shape[0] / 700, 0.4)
+    thick = max(int(round(2 * scale)), 1)
+    org = (int(8 * scale) + 2, int(28 * scale) + 2)
+    cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (0, 0, 0), thick + 2, cv2.LINE_AA)
+    cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), thick, cv2.LINE_AA)
+    return panel
+
+
+def match_resolution(gt: np.ndarray, valid: Optional[np.ndarray],
+                     hw: Tuple[int, int]
+                     ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Bring ground truth at an integer multiple of the frame resolution
+    (Spring's 2x) to ``hw`` by taking every k-th pixel (flow in pixels of
+    the ground-truth grid is divided by k)."""
+    gh, gw = gt.shape[:2]
+    if (gh, gw) == tuple(hw):
+        return gt, valid
+    k = gh // hw[0]
+    if k < 2 or (gh, gw) != (hw[0] * k, hw[1] * k):
+        raise ValueError(f'ground truth {gh}x{gw} is neither the frame size '
+                         f'{hw[0]}x{hw[1]} nor an integer multiple of it')
+    gt = gt[::k, ::k] / k
+    return gt, None if valid is None else valid[::k, ::k]
+
+
+def flow_panel(frame1: np.ndarray,
+               pred: np.ndarray,
+               gt: Optional[np.ndarray] = None,
+               valid: Optional[np.ndarray] = None,
+               max_flow: Optional[float] = None) -> np.ndarray:
+    """One row of panels: frame 1 | ground truth | prediction | error.
+
+    Both flows are coloured with the same ``max_flow`` (default: the largest
+    valid ground-truth magnitude, else the prediction's) so that their
+    colours compare. The error map is ``flow_error_map`` (log2 end-point
+    error); the prediction's label gives the mean EPE over valid pixels.
+
+    Args:
+        frame1: (H, W, 3) uint8 RGB.
+        pred: (H, W, 2) predicted flow.
+        gt: (H, W, 2) or (kH, kW, 2) ground truth (optional).
+        valid: (H, W) or (kH, kW) validity (optional).
+        max_flow: magnitude shown fully saturated.
+
+    Returns:
+        np.ndarray: (H, 4W, 3) uint8 RGB with ground truth, (H, 2W, 3)
+        without.
+    """
+    hw = pred.shape[:2]
+    if frame1.shape[:2] != hw:
+        raise ValueError(f'frame {frame1.shape[:2]} and prediction {hw} '
+                         'differ in size')
+    panels: List[np.ndarray] = [_label(frame1, 'frame 1')]
+    if gt is None:
+        panels.append(_label(flow_to_color(pred, max_flow), 'prediction'))
+        return np.concatenate(panels, axis=1)
+    gt, valid = match_resolution(gt, valid, hw)
+    mask = np.isfinite(gt).all(axis=2)
+    if valid is not None:
+        mask &= valid > 0.5
+    if max_flow is None and mask.any():
+        max_flow = float(np.linalg.norm(gt[mask], axis=1).max())
+    gt_show = np.where(mask[..., None], gt, np.nan)
+    epe = np.linalg.norm(pred - np.nan_to_num(gt), axis=2)[mask]
+    epe_text = f'EPE {epe.mean():.2f}' if epe.size else 'no valid GT'
+    panels += [
+        _label(flow_to_color(gt_show, max_flow), 'ground truth'),
+        _label(flow_to_color(pred, max_flow), f'prediction ({epe_text})'),
+        _label(flow_error_map(pred, gt, mask), 'error (log2 EPE)'),
+    ]
+    return np.concatenate(panels, axis=1)
+
+
+@VISUALIZERS.register_module()
+class FlowLocalVisualizer(Visualizer):
+    """Draws a :class:`~winwin_mm.structures.FlowDataSample` as
+    :func:`flow_panel` and hands it to the vis backends (local files,
+    TensorBoard) or a window, like mmseg's ``SegLocalVisualizer``.
+
+    Args:
+        max_flow (float, optional): magnitude shown fully saturated
+            (default: per image, the largest valid ground-truth magnitude).
+        Others: see :class:`mmengine.visualization.Visualizer`.
+    """
+
+    def __init__(self, name: str = 'visualizer',
+                 max_flow: Optional[float] = None, **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.max_flow = max_flow
+
+    def add_datasample(self,
+                       name: str,
+                       image: np.ndarray,
+                       data_sample=None,
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       show: bool = False,
+                       wait_time: float = 0,
+                       out_file: Optional[str] = None,
+                       step: int = 0) -> np.ndarray:
+        """Draw frame 1 of ``data_sample`` with its flows.
+
+        Args:
+            image: (H, W, 3) uint8 RGB first frame.
+            data_sample: a ``FlowDataSample`` with ``pred_flow_fw`` and
+                optionally ``gt_flow_fw`` / ``gt_valid_fw``.
+
+        Returns:
+            np.ndarray: the drawn (H, nW, 3) RGB panel.
+        """
+        if data_sample is None or 'pred_flow_fw' not in data_sample:
+            raise ValueError('FlowLocalVisualizer needs a data sample with '
+                             'pred_flow_fw (run the model in predict mode)')
+        pred = data_sample.pred_flow_fw.data.detach().cpu().numpy()
+        gt = valid = None
+        if draw_gt and 'gt_flow_fw' in data_sample:
+            gt = data_sample.gt_flow_fw.data.detach().cpu().numpy()
+            gt = gt.transpose(1, 2, 0)
+            if 'gt_valid_fw' in data_sample:
+                valid = data_sample.gt_valid_fw.data.detach().cpu().numpy()[0]
+        drawn = flow_panel(image, pred.transpose(1, 2, 0), gt, valid,
+                           self.max_flow)
+        self.set_image(drawn)
+        if show:
+            self.show(drawn, win_name=name, wait_time=wait_time)
+        if out_file is not None:
+            cv2.imwrite(out_file, drawn[..., ::-1])
+        else:
+            self.add_image(name, drawn, step)
+        return drawn
