@@ -2,6 +2,7 @@
 tools/visualize_windows.py on a generated dataset."""
 import json
 import os.path as osp
+import re
 import sys
 
 import pytest
@@ -23,8 +24,13 @@ def cfg(tmp_path_factory):
 
 def test_ablate_two_variants_writes_results(cfg, tmp_path):
     out = tmp_path / 'study'
-    run([sys.executable, 'tools/ablate.py', cfg, '--variants', 'fullres',
-         'win1', '--iters', '2', '--out', str(out)])
+    log = run([sys.executable, 'tools/ablate.py', cfg, '--variants',
+               'fullres', 'win1', '--iters', '2', '--out', str(out)])
+    # progress: each variant's mmengine iteration lines, then time left
+    assert 'fullres: Iter(train) [2/2]' in log
+    assert re.search(r'\[1/2\] fullres done, elapsed \d:\d\d:\d\d, eta '
+                     r'\d:\d\d:\d\d', log), log[-2000:]
+    assert '[2/2] win1 done' in log and 'eta 0:00:00' in log
     res = json.loads((out / 'results.json').read_text())
     assert res['iters'] == 2 and res['eval_split'] == 'val'
     assert set(res['variants']) == {'fullres', 'win1', 'win1_slide'}

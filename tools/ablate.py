@@ -176,6 +176,22 @@ def run_variant(cfg_path: str, desc_path: str, out_json: str,
         json.dump(result, f, indent=1)
 
 
+def run_worker(cmd, log_path: str, name: str) -> int:
+    """Run one variant's worker; its whole output goes to ``log_path`` and
+    mmengine's iteration lines (with their ``eta``) also to the console."""
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                bufsize=1)
+        for line in proc.stdout:
+            log.write(line)
+            log.flush()
+            if 'Iter(train)' in line or 'Iter(val)' in line:
+                print(f'  {name}: {line.split(" - INFO - ")[-1].rstrip()}',
+                      flush=True)
+        return proc.wait()
+
+
 def write_reports(out: str, summary: dict) -> None:
     rows = ['| variant | eval | tokens/img | iters | train s | mIoU | aAcc '
             '| peak MB |', '|---|---|---|---|---|---|---|---|']
@@ -212,6 +228,7 @@ def main(argv=None):
         return run_variant(cfg_path, desc_path, out_json, args.time_budget)
     from mmengine.logging import print_log
     from winwin_mm.ablation import VARIANTS, make_variant
+    from winwin_mm.utils.progress import estimate_remaining, progress_line
     bad = [v for v in args.variants if v not in VARIANTS]
     if bad:
         raise SystemExit(f'Unknown variants {bad}; choose from {VARIANTS}.')
@@ -224,6 +241,9 @@ def main(argv=None):
                    iters=base.train_cfg.max_iters,
                    eval_split=args.eval_split, image_size=list(hw),
                    grid=list(grid), time_budget=args.time_budget)
+    costs = {v: make_variant(base, v, grid)[1]['tokens_per_image']
+             for v in args.variants}
+    done, start = [], time.time()
     for i, name in enumerate(args.variants, 1):
         cfg, desc = make_variant(base, name, grid)
         wd = osp.abspath(osp.join(args.out, name))
@@ -241,8 +261,8 @@ def main(argv=None):
                args.out, '--worker', f'{cfg_path},{desc_path},{res_path}']
         if args.time_budget:
             cmd += ['--time-budget', str(args.time_budget)]
-        with open(osp.join(wd, 'worker.log'), 'w') as log:
-            rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+        t_variant = time.time()
+        rc = run_worker(cmd, osp.join(wd, 'worker.log'), name)
         if rc != 0:
             raise SystemExit(f'variant {name} failed (exit {rc}); see '
                              f'{osp.join(wd, "worker.log")}')
@@ -257,6 +277,20 @@ def main(argv=None):
                 iters=r['iters'], eval_s=ev['eval_s'])
         with open(osp.join(args.out, 'results.json'), 'w') as f:
             json.dump(summary, f, indent=1)
+        # time left: the remaining variants' tokens x iterations at the rate
+        # measured so far, plus their evaluations at the mean so far
+        done.append((costs[name], r['train_s'],
+                     sum(ev['eval_s'] for ev in r['evals'].values()),
+                     len(r['evals'])))
+        left = args.variants[i:]
+        eval_rate = sum(d[2] for d in done) / sum(d[3] for d in done)
+        eta = estimate_remaining([d[0] for d in done], [d[1] for d in done],
+                                 [costs[v] for v in left])
+        eta += eval_rate * sum(2 if v == 'win1' else 1 for v in left)
+        print_log(progress_line(i, len(args.variants), name,
+                                time.time() - start, eta) +
+                  f' ({name}: {time.time() - t_variant:.0f} s)',
+                  logger='current')
     write_reports(args.out, summary)
     return summary
 

@@ -941,6 +941,7 @@ def run_benchmark(s: BenchSettings,
     """Run every case of ``s`` and return the report dict (JSON layout of
     :mod:`winwin_mm.benchmark.report`). ``on_case(partial_report)`` is called
     after each case (e.g. to save partial results)."""
+    from winwin_mm.utils.progress import estimate_remaining, progress_line
     from .report import FIELD_DOC, add_ratios
     if s.steps < 1 or s.warmup < 0:
         raise BenchmarkSetupError('--steps must be >= 1 and --warmup >= 0.')
@@ -971,8 +972,10 @@ def run_benchmark(s: BenchSettings,
         isolated_processes=isolated, case_info={}, cases_doc={},
         errors={}, field_doc=FIELD_DOC)
     start = time.perf_counter()
+    plans = {name: bench.plan(name) for name in bench.case_names}
+    done_cost, done_s = [], []
     for k, name in enumerate(bench.case_names, 1):
-        plan = bench.plan(name)
+        plan = plans[name]
         _log(f'[{k}/{len(bench.case_names)}] {name}: {plan.tokens} tokens/'
              f'image, {plan.gflops:.1f} GFLOPs/image'
              + (f', {plan.tiles} tiles' if plan.tiles else ''))
@@ -995,6 +998,13 @@ def run_benchmark(s: BenchSettings,
         report['cases_doc'][name] = CASE_DOC[base]
         _log(f'[{k}/{len(bench.case_names)}] {name}: median '
              f'{row["ms_median"]:.1f} ms, peak {row["peak_mb"]:.0f} MB')
+        # time left: the remaining cases' FLOPs at the rate measured so far
+        done_cost.append(plan.gflops)
+        done_s.append(time.perf_counter() - t0)
+        left = [plans[n].gflops for n in bench.case_names[k:]]
+        _log(progress_line(k, len(bench.case_names), name,
+                           time.perf_counter() - start,
+                           estimate_remaining(done_cost, done_s, left)))
         report['elapsed_s'] = time.perf_counter() - start
         add_ratios(report)
         if on_case is not None:
