@@ -24,7 +24,7 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'reduce_zero_label', 'window_boxes', 'window_tokens')
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='winwin_mm.LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=12,
          patch_size=16),
@@ -32,7 +32,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 dataset = dict(type='winwin_mm.WinWinDemoDataset', data_root=data_root)

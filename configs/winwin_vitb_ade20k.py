@@ -13,7 +13,7 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'reduce_zero_label', 'window_boxes', 'window_tokens')
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='winwin_mm.LoadAnnotations', reduce_zero_label=True),
     # ratio >= 0.75 keeps the short side >= 24 patches, so two 14x14
     # windows always fit
     dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.75, 1.5),

@@ -34,6 +34,39 @@ def test_corrupt_image_names_file(tmp_path):
         LoadImageFromFile()(dict(img_path=str(bad)))
 
 
+@pytest.mark.parametrize('damage', ['truncated', 'garbage'])
+def test_corrupt_label_map_names_file(tmp_path, damage):
+    import cv2
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import TRANSFORMS
+    init_default_scope('mmseg')
+    good = tmp_path / 'good.png'
+    cv2.imwrite(str(good), (np.arange(64 * 64) % 7).reshape(64, 64)
+                .astype(np.uint8))
+    data = good.read_bytes()
+    bad = tmp_path / f'{damage}_label.png'
+    bad.write_bytes(data[:len(data) // 2] if damage == 'truncated' else
+                    b'not a png at all' * 4)
+    load = TRANSFORMS.build(dict(type='winwin_mm.LoadAnnotations'))
+    out = load(dict(seg_map_path=str(good), reduce_zero_label=False,
+                    seg_fields=[]))
+    assert out['gt_seg_map'].max() == 6
+    with pytest.raises(ValueError, match=rf'{damage}_label.png: cannot be '
+                       r'decoded as a label map .*corrupt or truncated'):
+        load(dict(seg_map_path=str(bad), reduce_zero_label=False,
+                  seg_fields=[]))
+
+
+def test_shipped_seg_configs_load_labels_with_named_errors():
+    from mmengine.config import Config
+    for name in ('winwin_vits_camvid', 'winwin_vitb_bdd100k',
+                 'winwin_vitb_cityscapes', 'winwin_vitb_ade20k',
+                 'winwin_demo'):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', name + '.py'))
+        types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+        assert 'winwin_mm.LoadAnnotations' in types, (name, types)
+
+
 def test_missing_dataset_folder_says_how_to_prepare(tmp_path):
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS

@@ -7,6 +7,7 @@ from .flow_datasets import (FlowPairListDataset, FlyingChairsDataset,
 from .flow_io import read_flow
 from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
                               FlowRandomScale, LoadFlowPair, PackFlowInputs)
+from .load_annotations import LabelFileError, LoadAnnotations
 from .random_windows import RandomWindows
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
     'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
-    'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs'
+    'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs', 'LoadAnnotations',
+    'LabelFileError'
 ]

@@ -6,7 +6,7 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'reduce_zero_label', 'window_boxes', 'window_tokens')
 geometric_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='winwin_mm.LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
 ]
@@ -14,7 +14,7 @@ train_pipeline = geometric_pipeline + [
     dict(type='PackSegInputs', meta_keys=meta_keys)]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

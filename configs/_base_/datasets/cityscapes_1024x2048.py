@@ -7,7 +7,7 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'reduce_zero_label', 'window_boxes', 'window_tokens')
 geometric_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='winwin_mm.LoadAnnotations'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
