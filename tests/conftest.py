@@ -21,3 +21,15 @@ def shared_data(*parts) -> str:
 @pytest.fixture(scope='session')
 def python_exe() -> str:
     return sys.executable
+
+
+@pytest.fixture(autouse=True)
+def restore_default_scope():
+    """Undo a test's change of mmengine's default registry scope, so that no
+    test depends on the scope an earlier test left (tests that build
+    components by short names set their scope themselves)."""
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)

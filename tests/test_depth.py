@@ -8,17 +8,21 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
+from mmseg.models.losses import SiLogLoss
+from mmseg.registry import DATASETS, MODELS
+from mmseg.structures import SegDataSample
 
 import winwin_mm  # noqa: F401  (registers components)
 from winwin_mm.datasets.synthetic_depth import (generate_nyu_layout,
                                                 render_scene, sample_rng)
 from winwin_mm.models.losses import WindowSiLogLoss
 
-init_default_scope('mmseg')
 
-from mmseg.models.losses import SiLogLoss  # noqa: E402
-from mmseg.registry import DATASETS, MODELS  # noqa: E402
-from mmseg.structures import SegDataSample  # noqa: E402
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    """These tests build mmseg components by their mmseg names."""
+    init_default_scope('mmseg')
+
 
 P = 8
 BN = dict(type='BN', requires_grad=True)
@@ -118,6 +122,7 @@ def build_model(max_depth=10.):
 
 @pytest.fixture(scope='module')
 def model():
+    init_default_scope('mmseg')  # runs before the per-test scope fixture
     return build_model()
 
 

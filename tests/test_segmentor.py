@@ -5,14 +5,18 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 import winwin_mm  # noqa: F401  (registers components)
 from winwin_mm.models.segmentors.window_crop import crop_to_windows  # noqa
 
-init_default_scope('mmseg')
 
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.structures import SegDataSample  # noqa: E402
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    """These tests build mmseg components by their mmseg names."""
+    init_default_scope('mmseg')
+
 
 P = 8
 NUM_CLASSES = 4
@@ -52,6 +56,7 @@ def build_model():
 
 @pytest.fixture(scope='module')
 def model():
+    init_default_scope('mmseg')  # runs before the per-test scope fixture
     return build_model()
 
 
