@@ -101,6 +101,5 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=10000)
-default_hooks = dict(
-    checkpoint=dict(interval=10000, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(interval=10000))
 auto_scale_lr = dict(enable=False, base_batch_size=16)

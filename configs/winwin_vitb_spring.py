@@ -72,6 +72,7 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=5000)
+default_hooks = dict(checkpoint=dict(interval=5000))
 load_from = None  # the Sintel-stage checkpoint (configs/winwin_vitb_sintel.py)
 # batch of 8 pairs = 8 GPUs x 1 (scale lr linearly for another total batch)
 auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -83,5 +83,5 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=500)
 default_hooks = dict(
-    checkpoint=dict(interval=500, max_keep_ckpts=3),
+    checkpoint=dict(interval=500, max_keep_ckpts=2),
     logger=dict(interval=20))

@@ -1,10 +1,10 @@
-# MMSegmentation's default runtime plus winwin_mm's reliability hooks:
-# exact resume (random states in checkpoints), stop at the first non-finite
-# loss, and a num_classes / dataset consistency check.
-_base_ = ['mmseg::_base_/default_runtime.py']
+# MMSegmentation's default runtime plus winwin_mm's shared runtime
+# (iter_runtime.py: exact resume, stop at the first non-finite loss), mmseg's
+# segmentation drawing (tools/test.py --show-dir) and a num_classes / dataset
+# consistency check.
+_base_ = ['mmseg::_base_/default_runtime.py', './iter_runtime.py']
 custom_imports = dict(imports=['winwin_mm'], allow_failed_imports=False)
-custom_hooks = [
-    dict(type='winwin_mm.RNGStateHook'),
-    dict(type='winwin_mm.NonFiniteLossHook'),
+default_hooks = dict(visualization=dict(type='SegVisualizationHook'))
+custom_hooks = _base_.custom_hooks + [
     dict(type='winwin_mm.DatasetConsistencyHook'),
 ]

@@ -1,0 +1,19 @@
+# What every winwin_mm config shares, segmentation and flow alike:
+# iteration-based logging and checkpoints, and winwin_mm's reliability hooks
+# (random states saved in checkpoints for an exact --resume; stop at the
+# first non-finite loss). Task runtimes add their visualization on top;
+# configs override the intervals, e.g.
+#   default_hooks = dict(checkpoint=dict(interval=500))
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000,
+                    max_keep_ckpts=3, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+custom_hooks = [
+    dict(type='winwin_mm.RNGStateHook'),
+    dict(type='winwin_mm.NonFiniteLossHook'),
+]
