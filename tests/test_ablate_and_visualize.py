@@ -55,3 +55,25 @@ def test_visualize_windows_writes_png(cfg, tmp_path):
     import cv2
     img = cv2.imread(str(png))
     assert img is not None and img.shape[1] == 2 * 640
+
+
+def test_eval_split_points_evaluation_at_another_split(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'ablate', osp.join(osp.dirname(__file__), '..', 'tools', 'ablate.py'))
+    ablate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablate)
+    assert ablate._split_path('val.txt', 'test') == 'test.txt'
+    assert ablate._split_path('img_dir/val', 'test') == 'img_dir/test'
+    assert ablate._split_path('interval/x.txt', 'test') == 'interval/x.txt'
+    config = osp.join(osp.dirname(__file__), '..', 'configs',
+                      'winwin_vits_camvid.py')
+    args = ablate.parse_args([config, '--eval-split', 'test', '--data-root',
+                              str(tmp_path), '--iters', '10', '--out',
+                              str(tmp_path / 'o')])
+    cfg = ablate.prepare_base(args)
+    assert cfg.train_dataloader.dataset.ann_file == 'train.txt'
+    for name in ('val_dataloader', 'test_dataloader'):
+        ds = cfg[name].dataset
+        assert ds.ann_file == 'test.txt' and ds.data_root == str(tmp_path)
+    assert cfg.train_cfg.max_iters == 10
