@@ -37,6 +37,7 @@ def test_ablate_two_variants_writes_results(cfg, tmp_path):
     for name, r in res['variants'].items():
         assert 0 <= r['mIoU'] <= 100 and 0 <= r['aAcc'] <= 100
         assert r['train_s'] > 0 and r['peak_mb'] > 0
+        assert 0 < r['iter_s_median'] <= r['train_s']
     assert res['variants']['fullres']['tokens_per_image'] == 4 * 8
     # win1 keeps one window with the budget of two 2x2 windows: side 2
     assert res['variants']['win1']['tokens_per_image'] == 4

@@ -141,6 +141,20 @@ def run_variant(cfg_path: str, desc_path: str, out_json: str,
                 runner.logger.info(f'time budget {self.seconds:.0f} s '
                                    f'reached at iteration {runner.iter + 1}')
 
+    class IterTimeHook(Hook):
+        """Wall time of every training iteration: their median is a cost
+        figure that other jobs on a shared machine disturb less than the
+        total."""
+        def __init__(self):
+            self.times, self.t0 = [], None
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            self.t0 = time.perf_counter()
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None):
+            self.times.append(time.perf_counter() - self.t0)
+
     cfg = Config.fromfile(cfg_path)
     with open(desc_path) as f:
         desc = json.load(f)
@@ -150,12 +164,17 @@ def run_variant(cfg_path: str, desc_path: str, out_json: str,
     runner = Runner.from_cfg(cfg)
     if time_budget:
         runner.register_hook(TimeBudgetHook(time_budget), priority='LOW')
+    iter_times = IterTimeHook()
+    runner.register_hook(iter_times, priority='LOWEST')
     t0 = time.time()
     runner.train()
     train_s = time.time() - t0
     iters_done = runner.iter
+    import statistics
     result = dict(train_s=round(train_s, 1), iters=iters_done,
-                  tokens_per_image=desc['tokens_per_image'])
+                  tokens_per_image=desc['tokens_per_image'],
+                  iter_s_median=round(statistics.median(iter_times.times),
+                                      4) if iter_times.times else None)
     if torch.cuda.is_available():
         result['peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
     else:
@@ -193,12 +212,16 @@ def run_worker(cmd, log_path: str, name: str) -> int:
 
 
 def write_reports(out: str, summary: dict) -> None:
-    rows = ['| variant | eval | tokens/img | iters | train s | mIoU | aAcc '
-            '| peak MB |', '|---|---|---|---|---|---|---|---|']
+    rows = ['| variant | eval | tokens/img | iters | train s | s/iter '
+            '(median) | mIoU | aAcc | peak MB |',
+            '|---|---|---|---|---|---|---|---|---|']
     for name, r in summary['variants'].items():
+        med = r.get('iter_s_median')
         rows.append(f'| {name} | {r["eval_mode"]} | {r["tokens_per_image"]} '
-                    f'| {r["iters"]} | {r["train_s"]:.0f} | {r["mIoU"]:.2f} '
-                    f'| {r["aAcc"]:.2f} | {r["peak_mb"]:.0f} |')
+                    f'| {r["iters"]} | {r["train_s"]:.0f} | '
+                    f'{"-" if med is None else f"{med:.2f}"} | '
+                    f'{r["mIoU"]:.2f} | {r["aAcc"]:.2f} | '
+                    f'{r["peak_mb"]:.0f} |')
     text = (f'Config `{summary["config"]}`, {summary["iters"]} iterations, '
             f'evaluated on `{summary["eval_split"]}` at full resolution.\n\n'
             + '\n'.join(rows) + '\n')
@@ -274,7 +297,8 @@ def main(argv=None):
                 mIoU=ev['mIoU'], aAcc=ev['aAcc'], train_s=r['train_s'],
                 peak_mb=round(r['peak_mb'], 1),
                 tokens_per_image=r['tokens_per_image'], eval_mode=mode,
-                iters=r['iters'], eval_s=ev['eval_s'])
+                iters=r['iters'], eval_s=ev['eval_s'],
+                iter_s_median=r.get('iter_s_median'))
         with open(osp.join(args.out, 'results.json'), 'w') as f:
             json.dump(summary, f, indent=1)
         # time left: the remaining variants' tokens x iterations at the rate
