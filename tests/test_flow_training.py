@@ -14,8 +14,12 @@ truth is exact at every pixel and the motion is always a real
 correspondence (no motion prior can be learned: the mean flow is zero). A
 ViT encoder / cross-attention decoder trained from scratch has to discover
 correspondence through attention, which takes a few hundred iterations even
-in this case; richer motions (2-D, several layers, sub-patch) need far more
-than a CPU test can afford (see the report of the flow work).
+in this case. Measured on this project's CPU (one thread, same model and
+schedule): with shifts of -8/0/+8 px along one axis, +-8 px along either
+axis, or FlyingChairs-style layers with translations in {-8, 0, 8} px per
+axis, the held-out EPE stays at the zero-flow EPE for 3000 iterations: from
+random init the model does not leave the loss's constant (median) solution
+in a CPU budget. Real training starts from CroCo pretraining.
 
 Threads: one intra-op thread. On two busy cores two OpenMP threads make
 these small operations 10-40x slower (threads wait on each other).
