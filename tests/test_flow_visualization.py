@@ -124,3 +124,9 @@ def test_predict_flow_with_gt_writes_panel(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     panel = cv2.imread(str(tmp_path / 'frame_0001_panel.png'))
     assert panel.shape == (436, 4 * 1024, 3)
+
+
+def test_panel_leaves_the_frame_untouched():
+    frame = np.full((30, 40, 3), 7, np.uint8)
+    flow_panel(frame, np.zeros((30, 40, 2)), np.ones((30, 40, 2)))
+    assert np.all(frame == 7)

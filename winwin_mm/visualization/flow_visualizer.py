@@ -12,7 +12,7 @@ from .flow_vis import flow_error_map, flow_to_color
 
 def _label(panel: np.ndarray, text: str) -> np.ndarray:
     """Write ``text`` in the top-left corner of an (H, W, 3) RGB panel."""
-    panel = np.ascontiguousarray(panel)
+    panel = np.array(panel, np.uint8, copy=True)  # never draw on the input
     scale = max(panel.shape[0] / 700, 0.4)
     thick = max(int(round(2 * scale)), 1)
     org = (int(8 * scale) + 2, int(28 * scale) + 2)
