@@ -48,13 +48,19 @@ def test_panel_is_frame_gt_pred_error_on_one_scale():
     assert flow_panel(frame, pred).shape == (30, 80, 3)
 
 
-def test_spring_double_resolution_gt_is_subsampled_and_rescaled():
-    gt2 = np.zeros((20, 30, 2))
-    gt2[..., 0] = 4.
+def test_spring_double_resolution_gt_is_subsampled_like_the_loader():
+    # Spring's 2x ground truth holds vectors in frame pixels: every 2nd
+    # pixel, values unchanged, as LoadFlowPair(highres_gt='subsample') and
+    # FlowMetric(mode='spring') read it
+    gt2 = np.random.default_rng(0).normal(0, 3, (20, 30, 2))
     valid2 = np.ones((20, 30), bool)
+    valid2[1, 1] = False
     gt, valid = match_resolution(gt2, valid2, (10, 15))
     assert gt.shape == (10, 15, 2) and valid.shape == (10, 15)
-    assert np.all(gt[..., 0] == 2.)
+    assert np.array_equal(gt, gt2[::2, ::2])
+    assert np.array_equal(valid, valid2[::2, ::2])
+    same, _ = match_resolution(gt2, None, (20, 30))
+    assert same is gt2
     with pytest.raises(ValueError, match='integer multiple'):
         match_resolution(np.zeros((21, 30, 2)), None, (10, 15))
 

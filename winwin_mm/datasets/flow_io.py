@@ -297,6 +297,20 @@ def read_flow(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
     return flow, valid
 
 
+def gt_scale_factor(gt_hw: Tuple[int, ...],
+                    img_hw: Tuple[int, ...]) -> Optional[int]:
+    """``k`` when the ground truth is ``k`` times the frame size along both
+    axes (1: the same size; Spring: 2), None when it is neither.
+
+    Ground truth at ``k`` times the resolution keeps its vectors in frame
+    pixels (Spring); ``gt[::k, ::k]`` is the frame-resolution ground truth
+    the Spring devkit uses.
+    """
+    (gh, gw), (h, w) = tuple(gt_hw[:2]), tuple(img_hw[:2])
+    k = gh // h if h else 0
+    return k if k >= 1 and (gh, gw) == (k * h, k * w) else None
+
+
 def read_image(path: PathLike) -> np.ndarray:
     """Read a frame as RGB uint8 ``(H, W, 3)``.
 

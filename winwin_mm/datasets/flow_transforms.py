@@ -26,7 +26,7 @@ from mmengine.structures import PixelData
 
 from winwin_mm.registry import TRANSFORMS
 from winwin_mm.structures import FlowDataSample
-from .flow_io import FlowFileError, read_flow, read_image
+from .flow_io import FlowFileError, gt_scale_factor, read_flow, read_image
 
 FRAME_KEYS = ('img1', 'img2')
 GT_KEYS = ('gt_flow_fw', 'gt_valid_fw')
@@ -75,17 +75,15 @@ class LoadFlowPair(BaseTransform):
 
     def _match_resolution(self, path: str, flow: np.ndarray, valid: np.ndarray,
                           img_hw: Tuple[int, int]) -> Tuple[np.ndarray, ...]:
-        (fh, fw), (h, w) = flow.shape[:2], img_hw
-        if (fh, fw) == (h, w):
+        k = gt_scale_factor(flow.shape, img_hw)
+        if k is None:
+            (fh, fw), (h, w) = flow.shape[:2], img_hw
+            raise FlowFileError(
+                path, f'ground truth is {fh}x{fw} but the frames are {h}x{w}')
+        if k == 1 or self.highres_gt == 'keep':
             return flow, valid
-        k = fh // h
-        if k > 1 and (fh, fw) == (k * h, k * w):
-            if self.highres_gt == 'keep':
-                return flow, valid
-            return (np.ascontiguousarray(flow[::k, ::k]),
-                    np.ascontiguousarray(valid[::k, ::k]))
-        raise FlowFileError(
-            path, f'ground truth is {fh}x{fw} but the frames are {h}x{w}')
+        return (np.ascontiguousarray(flow[::k, ::k]),
+                np.ascontiguousarray(valid[::k, ::k]))
 
     def transform(self, results: dict) -> dict:
         img1 = read_image(results['img1_path'])

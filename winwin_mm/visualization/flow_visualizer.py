@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 from mmengine.visualization import Visualizer
 
+from winwin_mm.datasets.flow_io import gt_scale_factor
 from winwin_mm.registry import VISUALIZERS
 from .flow_vis import flow_error_map, flow_to_color
 
@@ -26,18 +27,18 @@ def _label(panel: np.ndarray, text: str) -> np.ndarray:
 def match_resolution(gt: np.ndarray, valid: Optional[np.ndarray],
                      hw: Tuple[int, int]
                      ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """Bring ground truth at an integer multiple of the frame resolution
-    (Spring's 2x) to ``hw`` by taking every k-th pixel (flow in pixels of
-    the ground-truth grid is divided by k)."""
-    gh, gw = gt.shape[:2]
-    if (gh, gw) == tuple(hw):
+    """Bring ground truth at an integer multiple ``k`` of the frame
+    resolution (Spring's 2x) to ``hw`` the way ``LoadFlowPair(highres_gt=
+    'subsample')`` does: every k-th pixel, vectors unchanged (they are in
+    frame pixels)."""
+    k = gt_scale_factor(gt.shape, hw)
+    if k is None:
+        raise ValueError(f'ground truth {gt.shape[0]}x{gt.shape[1]} is '
+                         f'neither the frame size {hw[0]}x{hw[1]} nor an '
+                         'integer multiple of it')
+    if k == 1:
         return gt, valid
-    k = gh // hw[0]
-    if k < 2 or (gh, gw) != (hw[0] * k, hw[1] * k):
-        raise ValueError(f'ground truth {gh}x{gw} is neither the frame size '
-                         f'{hw[0]}x{hw[1]} nor an integer multiple of it')
-    gt = gt[::k, ::k] / k
-    return gt, None if valid is None else valid[::k, ::k]
+    return gt[::k, ::k], None if valid is None else valid[::k, ::k]
 
 
 def flow_panel(frame1: np.ndarray,
