@@ -33,3 +33,12 @@ def restore_default_scope():
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(saved)
+
+
+@pytest.fixture
+def mmseg_scope():
+    """Default scope ``mmseg`` for tests that build mmseg components by
+    their bare names (``pytestmark = pytest.mark.usefixtures(...)``); undone
+    by :func:`restore_default_scope`."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')

@@ -18,10 +18,8 @@ from winwin_mm.datasets.synthetic_depth import (generate_nyu_layout,
 from winwin_mm.models.losses import WindowSiLogLoss
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    """These tests build mmseg components by their mmseg names."""
-    init_default_scope('mmseg')
+# these tests build mmseg components by their mmseg names
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 P = 8

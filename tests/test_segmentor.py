@@ -12,10 +12,8 @@ import winwin_mm  # noqa: F401  (registers components)
 from winwin_mm.models.segmentors.window_crop import crop_to_windows  # noqa
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    """These tests build mmseg components by their mmseg names."""
-    init_default_scope('mmseg')
+# these tests build mmseg components by their mmseg names
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 P = 8

@@ -264,11 +264,10 @@ def main(argv=None):
                    iters=base.train_cfg.max_iters,
                    eval_split=args.eval_split, image_size=list(hw),
                    grid=list(grid), time_budget=args.time_budget)
-    costs = {v: make_variant(base, v, grid)[1]['tokens_per_image']
-             for v in args.variants}
+    variants = {v: make_variant(base, v, grid) for v in args.variants}
     done, start = [], time.time()
     for i, name in enumerate(args.variants, 1):
-        cfg, desc = make_variant(base, name, grid)
+        cfg, desc = variants[name]
         wd = osp.abspath(osp.join(args.out, name))
         os.makedirs(wd, exist_ok=True)
         cfg.work_dir = wd
@@ -303,14 +302,14 @@ def main(argv=None):
             json.dump(summary, f, indent=1)
         # time left: the remaining variants' tokens x iterations at the rate
         # measured so far, plus their evaluations at the mean so far
-        done.append((costs[name], r['train_s'],
+        done.append((desc['tokens_per_image'], r['train_s'],
                      sum(ev['eval_s'] for ev in r['evals'].values()),
                      len(r['evals'])))
-        left = args.variants[i:]
+        left = [variants[v][1] for v in args.variants[i:]]
         eval_rate = sum(d[2] for d in done) / sum(d[3] for d in done)
         eta = estimate_remaining([d[0] for d in done], [d[1] for d in done],
-                                 [costs[v] for v in left])
-        eta += eval_rate * sum(2 if v == 'win1' else 1 for v in left)
+                                 [d['tokens_per_image'] for d in left])
+        eta += eval_rate * sum(len(d['eval_modes']) for d in left)
         print_log(progress_line(i, len(args.variants), name,
                                 time.time() - start, eta) +
                   f' ({name}: {time.time() - t_variant:.0f} s)',

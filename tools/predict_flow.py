@@ -2,16 +2,17 @@
 
     python tools/predict_flow.py IMG1 IMG2 --config CONFIG \
         [--checkpoint CKPT] --out-dir DIR [--mode whole|tiled] \
-        [--crop-size H W] [--overlap 0.9] [--max-flow M] [--gt FLOW]
+        [--crop-size H W] [--overlap 0.9] [--max-flow M] [--gt FLOW] \
         [--device cpu]
 
 Writes ``DIR/<stem of IMG1>.flo`` (Middlebury ``.flo``, (u, v) in pixels)
 and ``DIR/<stem of IMG1>_flow.png`` (Middlebury colour wheel). With
 ``--gt`` (``.flo``, ``.pfm``, KITTI ``.png`` or ``.flo5``) also
 ``DIR/<stem of IMG1>_panel.png``: frame 1 | ground truth | prediction |
-log2 end-point error, both flows on the same colour scale, and the EPE. ``--mode``
-overrides the config's ``model.test_cfg`` (``tiled`` takes ``crop_size``
-and ``overlap`` from the config or from ``--crop-size`` / ``--overlap``).
+log2 end-point error, both flows on the same colour scale, and the EPE.
+``--mode`` overrides the config's ``model.test_cfg`` (``tiled`` takes
+``crop_size`` and ``overlap`` from the config or from ``--crop-size`` /
+``--overlap``).
 Without ``--checkpoint`` the weights are random (a smoke test).
 """
 import argparse
@@ -106,16 +107,15 @@ def main(argv=None):
     png_path = osp.join(args.out_dir, stem + '_flow.png')
     write_flo(flo_path, flow)
     cv2.imwrite(png_path, flow_to_color(flow, args.max_flow)[..., ::-1])
+    written = [flo_path, png_path]
     if args.gt:
         gt, valid = read_flow(args.gt)
-        panel_path = osp.join(args.out_dir, stem + '_panel.png')
+        written.append(osp.join(args.out_dir, stem + '_panel.png'))
         panel = flow_panel(img1, flow, gt, valid, args.max_flow)
-        cv2.imwrite(panel_path, panel[..., ::-1])
-        png_path = (png_path, panel_path)
+        cv2.imwrite(written[-1], panel[..., ::-1])
     mode = model.test_cfg.get('mode', 'whole')
-    pngs = ', '.join(png_path) if args.gt else png_path
     print(f'{hw[1]}x{hw[0]} pair, {mode} mode, {elapsed:.2f} s -> '
-          f'{flo_path}, {pngs}')
+          + ', '.join(written))
     return flo_path, png_path
 
 

@@ -4,4 +4,5 @@ from .layer_decay_optim_wrapper_constructor import (
     LayerDecayOptimWrapperConstructor, get_layer_id)
 
 __all__ = ['LayerDecayOptimWrapperConstructor', 'get_layer_id',
-           'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook', 'FlowVisualizationHook']
+           'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook',
+           'FlowVisualizationHook']

@@ -12,8 +12,6 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from winwin_mm.windows import stack_meta  # noqa: F401  (re-exported)
-
 # every per-pixel ground-truth field a SegDataSample may carry
 PIXEL_FIELDS = ('gt_sem_seg', 'gt_depth_map', 'gt_edge_map')
 

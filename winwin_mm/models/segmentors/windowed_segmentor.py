@@ -7,8 +7,8 @@ import torch
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from .window_crop import (crop_to_windows, pad_to_patch, stack_meta,
-                          token_keep_mask)
+from winwin_mm.windows import stack_meta
+from .window_crop import crop_to_windows, pad_to_patch, token_keep_mask
 
 
 class WindowedSegmentorMixin:
