@@ -21,8 +21,12 @@ model = dict(
     encoder=dict(arch=dict(_delete_=True, embed_dims=dims, num_layers=3,
                            num_heads=3),
                  out_indices=(2, )),
+    # from scratch: cross-attention heads read out the offset they attend
+    # to, keys start as copies of queries (tests/test_flow_training.py:
+    # without both, a from-scratch model stays at the zero-flow solution)
     decoder=dict(embed_dims=dims, num_layers=3, num_heads=3,
-                 out_indices=(0, 1, 2)),
+                 out_indices=(0, 1, 2), offset_readout=True,
+                 match_init=True),
     head=dict(hidden_channels=(24, 48, 96, 96), features=48,
               head_channels=16),
     flow_scale=4.,

@@ -9,8 +9,8 @@ from mmengine.config import Config
 from mmengine.structures import PixelData
 
 import winwin_mm  # noqa: F401  (registers components)
-from winwin_mm.models.flow import (CrossBlock, RoPECrossAttention,
-                                   WinWinFlow)
+from winwin_mm.models.flow import (CrossBlock, CrossDecoder,
+                                   RoPECrossAttention, WinWinFlow)
 from winwin_mm.models.flow.winwin_flow import tile_starts
 from winwin_mm.models.rope import RoPE2D
 from winwin_mm.registry import MODELS
@@ -103,6 +103,86 @@ def test_cross_block_is_translation_invariant_and_masks_keys():
     mask = torch.arange(12)[None].expand(2, -1) < 9
     out_pad = blk(x, y_pad, rope(p1), rope(p2_pad), mask[:, None, None, :])
     torch.testing.assert_close(out, out_pad, atol=1e-5, rtol=1e-5)
+
+
+
+def _readout_only(dim, heads):
+    """Cross-attention whose output is just its offset readout: the value
+    path is zeroed and offset_proj copies the 2*heads offsets to the first
+    channels."""
+    attn = RoPECrossAttention(dim, heads, offset_readout=True).eval()
+    with torch.no_grad():
+        attn.proj.weight.zero_()
+        attn.proj.bias.zero_()
+        attn.offset_proj.weight.zero_()
+        attn.offset_proj.weight[:2 * heads].copy_(torch.eye(2 * heads))
+        attn.offset_proj.bias.zero_()
+    return attn
+
+
+def test_offset_readout_is_the_attention_weighted_key_offset():
+    torch.manual_seed(0)
+    dim, heads = 16, 2
+    attn = _readout_only(dim, heads)
+    rope = RoPE2D(dim // heads, base=100.)
+    # one key: all the attention on it, the readout is its exact offset
+    x, y = torch.randn(1, 3, dim), torch.randn(1, 1, dim)
+    p1 = torch.tensor([[[0, 0], [2, 5], [7, 1]]])
+    p2 = torch.tensor([[[4, 3]]])
+    out = attn(x, y, rope(p1), rope(p2), pos_x=p1, pos_y=p2)
+    want = (p2 - p1).float().repeat(1, 1, heads)  # (dy, dx) per head
+    torch.testing.assert_close(out[..., :2 * heads], want)
+    # many keys: sum_j softmax(logits)_ij (p_j - p_i), from the logits
+    y = torch.randn(1, 6, dim)
+    p2 = torch.randint(0, 9, (1, 6, 2))
+    out = attn(x, y, rope(p1), rope(p2), pos_x=p1, pos_y=p2)
+    a = attn.cross_logits(x, y, rope(p1), rope(p2)).softmax(-1)  # B,h,Nx,Ny
+    offsets = p2[:, None, None].float() - p1[:, None, :, None].float()
+    want = (a[..., None] * offsets).sum(3)  # (B, heads, Nx, 2)
+    torch.testing.assert_close(out[..., :2 * heads],
+                               want.transpose(1, 2).reshape(1, 3, -1))
+    with pytest.raises(ValueError, match='pos_x and pos_y'):
+        attn(x, y, rope(p1), rope(p2))
+
+
+def test_offset_readout_block_is_translation_invariant():
+    torch.manual_seed(0)
+    blk = CrossBlock(32, 2, offset_readout=True).eval()
+    rope = RoPE2D(16)
+    x, y = torch.randn(2, 6, 32), torch.randn(2, 9, 32)
+    p1, p2 = torch.randint(0, 10, (2, 6, 2)), torch.randint(0, 10, (2, 9, 2))
+    out = blk(x, y, rope(p1), rope(p2), None, p1, p2)
+    out_shift = blk(x, y, rope(p1 + 7), rope(p2 + 7), None, p1 + 7, p2 + 7)
+    torch.testing.assert_close(out, out_shift, atol=1e-4, rtol=1e-4)
+    # moving frame 2 alone changes the readout (and the output)
+    moved = blk(x, y, rope(p1), rope(p2), None, p1, p2 + 1)
+    assert (moved - out).abs().max() > 1e-3
+    # padded (masked) keys, wherever they claim to be, change nothing
+    y_pad = torch.cat((y, torch.randn(2, 3, 32)), 1)
+    p2_pad = torch.cat((p2, torch.full((2, 3, 2), 50)), 1)
+    mask = (torch.arange(12)[None].expand(2, -1) < 9)[:, None, None, :]
+    out_pad = blk(x, y_pad, rope(p1), rope(p2_pad), mask, p1, p2_pad)
+    torch.testing.assert_close(out, out_pad, atol=1e-5, rtol=1e-5)
+
+
+def test_match_init_ties_keys_to_queries_unless_weights_are_given():
+    dec = CrossDecoder(16, embed_dims=32, num_layers=2, num_heads=4,
+                       out_indices=(0, 1, 1), match_init=True)
+    dec.init_weights()
+    for blk in dec.blocks:
+        w = blk.cross_attn.qkv.weight
+        torch.testing.assert_close(w[32:64], w[:32])
+        assert 0.1 < float(w[:32].detach().std()) < 0.25  # ~ 32 ** -0.5
+        assert not torch.equal(w[64:], w[:32])
+        assert not torch.equal(blk.attn.qkv.weight[32:64],
+                               blk.attn.qkv.weight[:32])  # self-attn: no
+    # with an init_cfg (e.g. pretrained weights) nothing is overwritten
+    given = CrossDecoder(16, embed_dims=32, num_layers=1, num_heads=4,
+                         out_indices=(0, 0, 0), match_init=True,
+                         init_cfg=dict(type='Normal', std=1., layer='Linear'))
+    given.init_weights()
+    w = given.blocks[0].cross_attn.qkv.weight
+    assert not torch.allclose(w[32:64], w[:32])
 
 
 # ---------------------------------------------------- (b) window training

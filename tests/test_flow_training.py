@@ -1,25 +1,29 @@
-"""A small Win-Win flow model learns optical flow on CPU from generated pairs.
+"""A small Win-Win flow model learns optical flow on CPU from generated
+FlyingChairs-style pairs (issue #4, acceptance 4).
 
-Training runs the real path: ``SyntheticFlowDataset`` -> ``RandomWindows``
-(2 windows of 2x2 patches, 8 of the 24 tokens) -> ``PackFlowInputs`` ->
-``FlowDataPreprocessor`` -> ``WinWinFlow.train_step`` with an L1 flow loss
-through ``WindowLoss``, frame-2 windows grown by one patch
-(``frame2_window_margin=1``). Evaluation runs held-out pairs (another seed)
-*whole*, in one pass, and compares the end-point error with that of the zero
-flow.
+Training runs the real path: ``SyntheticFlowDataset`` (textured background
+and 1-2 textured objects, each moved by its own affine motion) ->
+``RandomWindows`` (2 windows of 4x4 patches, 32 of the 96 tokens) ->
+``PackFlowInputs`` -> ``FlowDataPreprocessor`` -> ``WinWinFlow.train_step``
+with an L1 flow loss through ``WindowLoss``, frame-2 windows grown by one
+patch. Evaluation runs 32 held-out pairs (another seed) *whole*, in one
+pass, and compares the end-point error with that of the zero flow.
 
-The generated pairs are the simplest layered case: a textured layer moved by
-one patch (8 px) left or right, wrapping around the border, so the ground
-truth is exact at every pixel and the motion is always a real
-correspondence (no motion prior can be learned: the mean flow is zero). A
-ViT encoder / cross-attention decoder trained from scratch has to discover
-correspondence through attention, which takes a few hundred iterations even
-in this case. Measured on this project's CPU (one thread, same model and
-schedule): with shifts of -8/0/+8 px along one axis, +-8 px along either
-axis, or FlyingChairs-style layers with translations in {-8, 0, 8} px per
-axis, the held-out EPE stays at the zero-flow EPE for 3000 iterations: from
-random init the model does not leave the loss's constant (median) solution
-in a CPU budget. Real training starts from CroCo pretraining.
+The motions: translations in {-8, 0, +8} px per axis (multiples of the
+8 px patch; P(0) = 1/2), rotations up to 1 degree (background) and 2.5
+degrees (objects) and scales up to e^0.02 / e^0.05 about random centres, so
+the flow varies continuously inside each layer and objects occlude.
+
+The decoder uses the two from-scratch options of ``CrossDecoder``:
+``offset_readout`` (each cross-attention head also returns the offset it
+attended to) and ``match_init`` (keys initialised as copies of queries, so
+attention starts as a similarity). Measured with this test's model, data
+and schedule (one thread, 800 iterations, ~2 min): with both, held-out EPE
+7.13 -> 3.41 (zero flow 7.13); with ``offset_readout`` alone 7.13, with
+``match_init`` alone 7.13, with neither (CroCo-Flow from random init) 7.13:
+the model stays at the constant (median) solution of the loss. At 32x48
+with 2x2-patch windows the same holds (no learning without both options),
+and with both, whole-image training learns too (6.44 -> 1.98).
 
 Threads: one intra-op thread. On two busy cores two OpenMP threads make
 these small operations 10-40x slower (threads wait on each other).
@@ -36,9 +40,12 @@ from winwin_mm.datasets.synthetic_flow import SyntheticFlowDataset
 from winwin_mm.registry import MODELS
 
 P = 8
-SIZE = (32, 48)  # 4 x 6 patches
-ITERS = 600
-BATCH = 32
+SIZE = (64, 96)  # 8 x 12 patches
+ITERS = 800
+BATCH = 16
+GENERATOR = dict(bg_motion=(8., 1., 0.02), obj_motion=(8., 2.5, 0.05),
+                 num_objects=(1, 2), obj_size=(0.2, 0.4),
+                 texture_scales=(2, 4, 8), translation_step=P)
 
 
 def build_model():
@@ -47,9 +54,10 @@ def build_model():
         dict(type='winwin_mm.WinWinFlow',
              encoder=dict(type='winwin_mm.RoPEViT',
                           arch=dict(embed_dims=64, num_layers=2,
-                                    num_heads=16),
+                                    num_heads=4),
                           patch_size=P, out_indices=(1, )),
-             decoder=dict(embed_dims=64, num_layers=2, num_heads=16),
+             decoder=dict(embed_dims=64, num_layers=2, num_heads=4,
+                          offset_readout=True, match_init=True),
              head=dict(hidden_channels=(16, 16, 16, 16), features=16,
                        head_channels=16),
              loss=dict(type='winwin_mm.WindowLoss',
@@ -63,18 +71,17 @@ def build_model():
 
 
 def datasets():
-    gen = dict(shifts=(-P, P), axes=(1, ), texture_scales=(2, 4, 8))
     train = SyntheticFlowDataset(
-        num_samples=ITERS * BATCH, img_size=SIZE, seed=0, kind='shift',
-        generator=gen,
+        num_samples=ITERS * BATCH, img_size=SIZE, seed=0, kind='layers',
+        generator=GENERATOR,
         pipeline=[
             dict(type='winwin_mm.RandomWindows', num_windows=2,
-                 window_size=2, patch_size=P),
+                 window_size=4, patch_size=P),
             dict(type='winwin_mm.PackFlowInputs'),
         ])
     held_out = SyntheticFlowDataset(
-        num_samples=32, img_size=SIZE, seed=12345, kind='shift',
-        generator=gen, pipeline=[dict(type='winwin_mm.PackFlowInputs')],
+        num_samples=32, img_size=SIZE, seed=12345, kind='layers',
+        generator=GENERATOR, pipeline=[dict(type='winwin_mm.PackFlowInputs')],
         test_mode=True)
     return train, held_out
 
@@ -89,7 +96,7 @@ def evaluate(model, data):
     return float((pred - gt).norm(dim=1).mean()), float(gt.norm(dim=1).mean())
 
 
-def test_small_flow_model_learns_generated_flow():
+def test_small_flow_model_learns_generated_layered_flow():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -116,7 +123,7 @@ def test_small_flow_model_learns_generated_flow():
         print(f'\nflow training: {ITERS} iterations in {elapsed:.0f} s, '
               f'held-out EPE {epe0:.2f} -> {epe:.2f} (zero flow '
               f'{zero_epe:.2f})')
-        assert zero_epe == 8.0
-        assert epe < 0.7 * zero_epe, (epe, zero_epe)
+        assert zero_epe > 5  # the held-out pairs really move
+        assert epe < 0.6 * zero_epe, (epe, zero_epe)
     finally:
         torch.set_num_threads(threads)

@@ -34,9 +34,14 @@ model = dict(
         # init_cfg=dict(type='Pretrained', checkpoint='CroCo_V2_ViTBase_'
         #               'BaseDecoder.pth') (the decoder is not mapped).
         init_cfg=None),
+    # CroCo-Flow's decoder. Training it from random init (no CroCo decoder
+    # weights) needs offset_readout=True, match_init=True: without them a
+    # from-scratch model stays at the zero-flow solution
+    # (tests/test_flow_training.py); offset_readout costs the flash kernel.
     decoder=dict(
         embed_dims=768, num_layers=12, num_heads=12, out_indices=(5, 8, 11),
-        mlp_ratio=4., drop_path_rate=0.),
+        mlp_ratio=4., drop_path_rate=0., offset_readout=False,
+        match_init=False),
     head=dict(hidden_channels=(96, 192, 384, 768), features=256,
               head_channels=32),
     loss=dict(

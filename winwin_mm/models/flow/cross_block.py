@@ -26,7 +26,30 @@ class RoPECrossAttention(RoPEAttention):
 
     Same parameters as :class:`RoPEAttention` (one fused ``qkv`` projection):
     its q rows project the queries ``x``, its k and v rows the memory ``y``.
+
+    With ``offset_readout=True`` each head also returns where it looked: the
+    attention-weighted mean of the key positions minus the query position,
+    ``sum_j a_ij (p_j - p_i)`` (2 numbers per head, in patches), projected to
+    the width and added to the output. This is GMFlow's soft-argmax readout
+    (Xu et al., CVPR 2022) inside the attention; it depends only on
+    offsets, like RoPE, so window training still transfers to whole images.
+    It is not in CroCo-Flow: a from-scratch model learns correspondence
+    with it, without it only after pretraining (``tests/test_flow_training``).
+    The value heads grow by 2 channels, so SDPA cannot use its flash kernel
+    for this attention, and in bf16 the readout of a large grid rounds
+    (positions of order 100 keep ~0.5 patch), so the option is meant for
+    training from scratch, not for the pretrained Full-HD configs.
     """
+
+    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True,
+                 attn_drop: float = 0., proj_drop: float = 0.,
+                 rope_layout: str = 'croco',
+                 offset_readout: bool = False) -> None:
+        super().__init__(dim, num_heads, qkv_bias, attn_drop, proj_drop,
+                         rope_layout)
+        self.offset_readout = offset_readout
+        if offset_readout:
+            self.offset_proj = nn.Linear(2 * num_heads, dim)
 
     def cross_logits(self, x: torch.Tensor, y: torch.Tensor,
                      rope_x: Optional[RopeTables],
@@ -50,7 +73,9 @@ class RoPECrossAttention(RoPEAttention):
     def forward(self, x: torch.Tensor, y: torch.Tensor,
                 rope_x: Optional[RopeTables] = None,
                 rope_y: Optional[RopeTables] = None,
-                attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                attn_mask: Optional[torch.Tensor] = None,
+                pos_x: Optional[torch.Tensor] = None,
+                pos_y: Optional[torch.Tensor] = None) -> torch.Tensor:
         """
         Args:
             x: (B, Nx, C) queries (frame 1).
@@ -58,16 +83,31 @@ class RoPECrossAttention(RoPEAttention):
             rope_x, rope_y: RoPE tables of x and y positions.
             attn_mask: optional bool (B|1, 1, Nx|1, Ny), True = may attend
                 (e.g. padding of a variable-length frame-2 sequence).
+            pos_x, pos_y: (B, Nx, 2), (B, Ny, 2) grid positions, needed
+                with ``offset_readout`` only.
 
         Returns:
             (B, Nx, C).
         """
         B, N, C = x.shape
         q, k, v = self._qkv(x, y, rope_x, rope_y)
+        if self.offset_readout:
+            if pos_x is None or pos_y is None:
+                raise ValueError('offset_readout needs pos_x and pos_y')
+            pos_y = pos_y.to(v.dtype)[:, None].expand(-1, self.num_heads,
+                                                      -1, -1)
+            v = torch.cat((v, pos_y), dim=-1)  # (B, heads, Ny, d + 2)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask,
             dropout_p=self.attn_drop if self.training else 0.)
-        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
+        offsets = None
+        if self.offset_readout:
+            out, where = out[..., :-2], out[..., -2:]
+            offsets = (where - pos_x.to(v.dtype)[:, None]).transpose(1, 2)
+        out = self.proj(out.transpose(1, 2).reshape(B, N, C))
+        if offsets is not None:
+            out = out + self.offset_proj(offsets.reshape(B, N, -1))
+        return self.proj_drop(out)
 
 
 class CrossBlock(nn.Module):
@@ -82,7 +122,8 @@ class CrossBlock(nn.Module):
                  qkv_bias: bool = True, drop: float = 0.,
                  attn_drop: float = 0., drop_path: float = 0.,
                  layer_scale_init_value: Optional[float] = None,
-                 rope_layout: str = 'croco', norm_eps: float = 1e-6) -> None:
+                 rope_layout: str = 'croco', norm_eps: float = 1e-6,
+                 offset_readout: bool = False) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = RoPEAttention(dim, num_heads, qkv_bias, attn_drop, drop,
@@ -90,7 +131,8 @@ class CrossBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.norm_y = nn.LayerNorm(dim, eps=norm_eps)
         self.cross_attn = RoPECrossAttention(dim, num_heads, qkv_bias,
-                                             attn_drop, drop, rope_layout)
+                                             attn_drop, drop, rope_layout,
+                                             offset_readout)
         self.norm3 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
         ls = layer_scale_init_value
@@ -102,15 +144,18 @@ class CrossBlock(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor,
                 rope_x: Optional[RopeTables] = None,
                 rope_y: Optional[RopeTables] = None,
-                cross_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                cross_mask: Optional[torch.Tensor] = None,
+                pos_x: Optional[torch.Tensor] = None,
+                pos_y: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x: (B, Nx, C) frame-1 tokens; y: (B, Ny, C) frame-2 tokens;
-        cross_mask: optional bool (B, 1, 1, Ny). Returns (B, Nx, C)."""
+        cross_mask: optional bool (B, 1, 1, Ny); pos_x, pos_y: grid
+        positions (B, Nx|Ny, 2) for the offset readout. Returns (B, Nx, C)."""
         dp = self.drop_path
         t = self.ls1(self.attn(self.norm1(x), rope_x))
         x = x + drop_path(t, dp, self.training)
         t = self.ls2(
             self.cross_attn(self.norm2(x), self.norm_y(y), rope_x, rope_y,
-                            cross_mask))
+                            cross_mask, pos_x, pos_y))
         x = x + drop_path(t, dp, self.training)
         t = self.ls3(self.mlp(self.norm3(x)))
         return x + drop_path(t, dp, self.training)
@@ -134,7 +179,21 @@ class CrossDecoder(BaseModule):
         mlp_ratio, qkv_bias, drop_rate, attn_drop_rate, drop_path_rate,
         layer_scale_init_value: as in ``RoPEViT``.
         rope_base (float), rope_layout (str): RoPE of the decoder heads.
+        offset_readout (bool): cross-attention heads also return the mean
+            offset they attended to (see :class:`RoPECrossAttention`).
+            Default: False (CroCo-Flow).
+        match_init (bool): initialise each cross-attention's key projection
+            as a copy of its query projection (std ``embed_dims ** -0.5``),
+            so that a logit starts as a similarity of a frame-1 and a
+            frame-2 token (a correlation, as in RAFT or GMFlow) instead of a
+            random bilinear form. Default: False (CroCo-Flow's init; its
+            weights come from pretraining).
         with_cp (bool): gradient checkpointing of blocks.
+
+    A model trained from scratch needs both ``offset_readout`` and
+    ``match_init``: with either alone, the flow stays at the constant
+    (zero-flow) solution on generated data (``tests/test_flow_training.py``
+    records the measurements).
     """
 
     def __init__(self, in_dims: int, embed_dims: int = 768,
@@ -145,7 +204,9 @@ class CrossDecoder(BaseModule):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: Optional[float] = None,
                  rope_base: float = 100., rope_layout: str = 'croco',
-                 with_cp: bool = False, init_cfg: Optional[dict] = None
+                 offset_readout: bool = False, match_init: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None
                  ) -> None:
         super().__init__(init_cfg=init_cfg)
         if out_indices is None:
@@ -157,14 +218,15 @@ class CrossDecoder(BaseModule):
             raise ValueError(f'decoder out_indices {tuple(out_indices)} out '
                              f'of range for {num_layers} layers.')
         self.embed_dims, self.num_layers = embed_dims, num_layers
-        self.with_cp = with_cp
+        self.with_cp, self.match_init = with_cp, match_init
         self.decoder_embed = nn.Linear(in_dims, embed_dims)
         self.rope = RoPE2D(embed_dims // num_heads, rope_base, rope_layout)
         dpr = torch.linspace(0, drop_path_rate, num_layers).tolist()
         self.blocks = nn.ModuleList([
             CrossBlock(embed_dims, num_heads, mlp_ratio, qkv_bias, drop_rate,
                        attn_drop_rate, dpr[i], layer_scale_init_value,
-                       rope_layout) for i in range(num_layers)
+                       rope_layout, offset_readout=offset_readout)
+            for i in range(num_layers)
         ])
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
 
@@ -179,6 +241,18 @@ class CrossDecoder(BaseModule):
                 elif isinstance(m, nn.LayerNorm):
                     nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
+            if self.match_init:
+                self.init_matching()
+
+    @torch.no_grad()
+    def init_matching(self) -> None:
+        """Key projection := query projection in every cross-attention (see
+        ``match_init``); the value projection keeps its init."""
+        C = self.embed_dims
+        for blk in self.blocks:
+            w = blk.cross_attn.qkv.weight  # (3C, C): q, k, v rows
+            trunc_normal_(w[:C], std=C**-0.5)
+            w[C:2 * C].copy_(w[:C])
 
     def forward(self, feat1: torch.Tensor, feat2: torch.Tensor,
                 pos1: torch.Tensor, pos2: torch.Tensor,
@@ -203,9 +277,9 @@ class CrossDecoder(BaseModule):
             if self.with_cp and self.training and x.requires_grad:
                 import torch.utils.checkpoint as cp
                 x = cp.checkpoint(blk, x, y, rope_x, rope_y, cross_mask,
-                                  use_reentrant=False)
+                                  pos1, pos2, use_reentrant=False)
             else:
-                x = blk(x, y, rope_x, rope_y, cross_mask)
+                x = blk(x, y, rope_x, rope_y, cross_mask, pos1, pos2)
             if i == self.num_layers - 1:
                 x = self.norm(x)
             if i in self.out_indices:
