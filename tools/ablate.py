@@ -232,10 +232,13 @@ def write_reports(out: str, summary: dict) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, r in summary['variants'].items():
-        ax.scatter(r['train_s'], r['mIoU'])
-        ax.annotate(name, (r['train_s'], r['mIoU']), textcoords='offset '
-                    'points', xytext=(4, 4))
+    # a legend, not point labels: variants of equal cost (win1, win2,
+    # win1 with slide test) sit on top of each other
+    markers = 'osD^vP*Xh'
+    for i, (name, r) in enumerate(summary['variants'].items()):
+        ax.scatter(r['train_s'], r['mIoU'], marker=markers[i % 9],
+                   label=f'{name} ({r["mIoU"]:.1f})')
+    ax.legend(loc='lower right', fontsize=8)
     ax.set_xlabel('training time (s)')
     ax.set_ylabel('mIoU at full resolution')
     ax.set_title(osp.basename(summary['config']))
