@@ -12,9 +12,6 @@
 _base_ = [
     './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
 ]
-custom_imports = dict(
-    imports=['winwin_mm', 'winwin_mm.datasets.synthetic_flow'],
-    allow_failed_imports=False)
 dims = 96
 flow_data = '../shared/data/flow'
 model = dict(

@@ -368,6 +368,9 @@ def test_configs_parse(name):
 
 def test_demo_config_model_builds_and_runs():
     cfg = Config.fromfile(config('winwin_vitti_flow_demo'))
+    assert cfg.custom_imports.imports == ['winwin_mm']  # from the base
+    from winwin_mm.registry import DATASETS
+    assert DATASETS.get(cfg.train_dataloader.dataset.type) is not None
     model = MODELS.build(cfg.model)
     assert isinstance(model, WinWinFlow)
     with torch.no_grad():

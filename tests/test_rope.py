@@ -16,9 +16,9 @@ def _rope(layout, mixed, head_dim=HEAD_DIM, heads=2):
                   num_heads=heads).double()
 
 
-def _logits(rope, q, k, pos):
+def _logits(rope, q, k, pos, layer=0):
     """q, k (B, h, N, d), pos (B, N, 2) -> rotated q_i . k_j (B, h, N, N)."""
-    cos, sin = rope(pos)
+    cos, sin = rope(pos, layer)
     qr = apply_rope(q, cos, sin, rope.layout)
     kr = apply_rope(k, cos, sin, rope.layout)
     return qr @ kr.transpose(-1, -2)
@@ -170,3 +170,20 @@ def test_bad_arguments():
         RoPE2D(18)
     with pytest.raises(ValueError, match='layout'):
         RoPE2D(16, layout='xy')
+
+
+def test_mixed_frequencies_are_per_block():
+    torch.manual_seed(0)
+    rope = RoPE2D(HEAD_DIM, base=10, mixed=True, num_heads=2, depth=3)
+    assert rope.freqs_x.shape == (3, 2, HEAD_DIM // 2)
+    pos = torch.randint(0, 9, (1, 5, 2))
+    tables = [rope(pos, i)[0] for i in range(3)]
+    assert not torch.allclose(tables[0], tables[1])
+    # each block keeps RoPE's relative property with its own frequencies
+    q, k = torch.randn(1, 2, 5, HEAD_DIM), torch.randn(1, 2, 5, HEAD_DIM)
+    for i in range(3):
+        a = _logits(rope, q, k, pos, layer=i)
+        b = _logits(rope, q, k, pos + 11, layer=i)
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    with pytest.raises(IndexError, match='3 block'):
+        rope(pos, 3)

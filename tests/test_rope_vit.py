@@ -221,6 +221,55 @@ def test_timm_rope_vit_equivalence(timm_vitb, layout):
     torch.testing.assert_close(out, exp, rtol=0, atol=1e-4)
 
 
+@pytest.fixture(scope='module')
+def timm_vitb_mixed(tmp_path_factory):
+    """A random timm RoPE-Mixed ViT-B (per-block frequencies), its checkpoint
+    and its features for one small image."""
+    timm = pytest.importorskip('timm')
+    torch.manual_seed(1)
+    ref = timm.create_model('vit_base_patch16_rope_mixed_224',
+                            pretrained=False, img_size=(64, 96)).eval()
+    with torch.no_grad():
+        for blk in ref.blocks:
+            blk.gamma_1.normal_()
+            blk.gamma_2.normal_()
+            blk.attn.qkv.bias.normal_(0, 0.5)
+        ref.cls_token.normal_()
+        ref.rope.freqs.mul_(3)  # larger angles: layout errors show
+    sd = ref.state_dict()
+    assert sd['rope.freqs'].shape == (2, 12, 12, 32)
+    path = tmp_path_factory.mktemp('timm') / 'timm_vitb_rope_mixed.pth'
+    torch.save(sd, path)
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        exp = ref.forward_features(x)[:, 1:]
+    return path, x, exp.transpose(1, 2).reshape(1, 768, 4, 6)
+
+
+@pytest.mark.parametrize('layout', ['croco', 'interleaved'])
+def test_timm_rope_mixed_vit_equivalence(timm_vitb_mixed, layout):
+    path, x, exp = timm_vitb_mixed
+    model = RoPEViT('b', out_indices=(11, ), with_cls_token=True,
+                    layer_scale_init_value=1e-5, rope_layout=layout,
+                    rope_mixed=True, rope_base=10.,
+                    init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    model.eval()
+    assert model.rope.freqs_x.shape == (12, 12, 32)  # one set per block
+    with torch.no_grad():
+        out = model(x)[0]
+    torch.testing.assert_close(out, exp, rtol=0, atol=1e-4)
+
+
+def test_rope_kind_mismatch_is_reported(timm_vitb, timm_vitb_mixed):
+    for (path, _, _), mixed in ((timm_vitb, True), (timm_vitb_mixed, False)):
+        model = RoPEViT('b', with_cls_token=True, layer_scale_init_value=1e-5,
+                        rope_mixed=mixed,
+                        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+        with pytest.raises(RuntimeError, match=f'rope_mixed={not mixed}'):
+            model.init_weights()
+
+
 def test_mmpretrain_checkpoint_loads(tmp_path):
     mmpretrain_models = pytest.importorskip('mmpretrain.models')
     torch.manual_seed(0)
@@ -276,3 +325,26 @@ def test_missing_and_unexpected_keys_reported(tmp_path):
     ok.double().eval()
     x = image(b=1, h=16, w=24)
     torch.testing.assert_close(ok(x)[1], src(x)[1], rtol=0, atol=0)
+
+
+def test_native_rope_mixed_checkpoints_load(tmp_path):
+    src = tiny(rope_mixed=True)
+    assert src.rope.freqs_x.shape[0] == TINY['num_layers']
+    path = tmp_path / 'mixed.pth'
+    torch.save(src.state_dict(), path)
+    ok = RoPEViT(arch=TINY, patch_size=P, out_indices=(0, 1), rope_mixed=True,
+                 init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    ok.init_weights()
+    ok.double().eval()
+    x = image(b=1, h=16, w=24)
+    torch.testing.assert_close(ok(x)[1], src(x)[1], rtol=0, atol=0)
+    # older checkpoints shared one (heads, pairs) set by all blocks
+    old = src.state_dict()
+    old['rope.freqs_x'] = old['rope.freqs_x'][0].clone()
+    old['rope.freqs_y'] = old['rope.freqs_y'][0].clone()
+    torch.save(old, path)
+    ok.init_weights()
+    for f, g in ((ok.rope.freqs_x, old['rope.freqs_x']),
+                 (ok.rope.freqs_y, old['rope.freqs_y'])):
+        for layer in range(TINY['num_layers']):
+            torch.testing.assert_close(f[layer], g.to(f.dtype))

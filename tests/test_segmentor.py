@@ -264,6 +264,7 @@ def test_get_layer_id():
         get_layer_id
     assert get_layer_id('backbone.patch_embed.proj.weight', 12) == 0
     assert get_layer_id('module.backbone.cls_token', 12) == 0
+    assert get_layer_id('backbone.rope.freqs_x', 12) == 0
     assert get_layer_id('backbone.blocks.0.attn.qkv.weight', 12) == 1
     assert get_layer_id('backbone.blocks.11.mlp.fc1.bias', 12) == 12
     assert get_layer_id('backbone.norm.weight', 12) == 13

@@ -9,6 +9,7 @@ from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
                               FlowRandomScale, LoadFlowPair, PackFlowInputs)
 from .load_annotations import LabelFileError, LoadAnnotations
 from .random_windows import RandomWindows
+from .synthetic_flow import SyntheticFlowDataset
 
 __all__ = [
     'CamVidDataset', 'RandomWindows', 'FlowPairListDataset',
@@ -16,5 +17,5 @@ __all__ = [
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
     'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
     'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs', 'LoadAnnotations',
-    'LabelFileError'
+    'LabelFileError', 'WinWinDemoDataset', 'SyntheticFlowDataset'
 ]

@@ -10,8 +10,7 @@ frame-1 pixel ``p`` is ``A_k(p) - p`` for the topmost layer ``k`` covering
 FlyingChairs). Used by ``tests/test_flow_training.py`` and by the CPU demo
 config ``configs/winwin_vitti_flow_demo.py``.
 
-Import this module (``custom_imports``) to register
-:class:`SyntheticFlowDataset`.
+``import winwin_mm`` registers :class:`SyntheticFlowDataset`.
 """
 from typing import Dict, Optional, Sequence, Tuple
 

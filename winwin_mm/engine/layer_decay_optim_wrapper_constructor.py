@@ -10,10 +10,12 @@ from winwin_mm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
 def get_layer_id(name: str, num_layers: int) -> int:
-    """Depth of a parameter: 0 for the stem (patch embedding, class token),
-    ``i + 1`` for block ``i``, ``num_layers + 1`` for everything after the
-    backbone (final norm, neck, heads)."""
-    if re.match(r'^(module\.)?backbone\.(patch_embed|cls_token)', name):
+    """Depth of a parameter: 0 for the stem (patch embedding, class token,
+    RoPE-Mixed frequencies, like BEiT's position embedding), ``i + 1`` for
+    block ``i``, ``num_layers + 1`` for everything after the backbone (final
+    norm, neck, heads)."""
+    if re.match(r'^(module\.)?backbone\.(patch_embed|cls_token|rope\.)',
+                name):
         return 0
     m = re.match(r'^(module\.)?backbone\.blocks\.(\d+)\.', name)
     if m:
@@ -28,7 +30,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ``paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.65)``: the lr of a
     parameter at depth ``d`` (see :func:`get_layer_id`) is
     ``lr * rate ** (num_layers + 1 - d)``. 1-D parameters (norms, biases,
-    layer scales) and the class token get no weight decay.
+    layer scales), the class token and RoPE-Mixed frequencies get no weight
+    decay.
     """
 
     def add_params(self, params: List[dict], module: nn.Module,
@@ -40,7 +43,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             if not param.requires_grad:
                 continue
             no_decay = param.ndim == 1 or name.endswith(
-                ('.bias', 'cls_token', '.gamma'))
+                ('.bias', 'cls_token', '.gamma', 'rope.freqs_x',
+                 'rope.freqs_y'))
             layer_id = get_layer_id(name, num_layers)
             key = (layer_id, no_decay)
             if key not in groups:

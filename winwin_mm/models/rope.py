@@ -16,9 +16,10 @@ Layouts of the ``head_dim`` channels of q and k:
   then the y ones. Converting weights between the two layouts is a fixed
   permutation of q/k rows (:func:`layout_permutation`).
 
-``mixed=True`` gives learnable per-head frequencies mixing both axes
-(Heo et al. 2024, "RoPE-Mixed"): the angle of pair ``i`` in head ``h`` is
-``y * fy[h, i] + x * fx[h, i]``.
+``mixed=True`` gives learnable frequencies mixing both axes, per block and
+per head (Heo et al. 2024, "RoPE-Mixed"): in block ``l`` the angle of pair
+``i`` of head ``h`` is ``y * fy[l, h, i] + x * fx[l, h, i]``. timm's
+``RotaryEmbeddingMixed`` weights load into it (``tests/test_rope_vit.py``).
 """
 from typing import Tuple
 
@@ -100,10 +101,13 @@ class RoPE2D(nn.Module):
         layout (str): ``'croco'`` or ``'interleaved'``. Default: ``'croco'``.
         mixed (bool): learnable mixed-axis frequencies (RoPE-Mixed).
         num_heads (int): heads, needed only when ``mixed``.
+        depth (int): blocks with their own frequencies, only when
+            ``mixed`` (``forward(pos, layer)`` picks one). Default: 1.
     """
 
     def __init__(self, head_dim: int, base: float = 100., layout: str = 'croco',
-                 mixed: bool = False, num_heads: int = 1) -> None:
+                 mixed: bool = False, num_heads: int = 1,
+                 depth: int = 1) -> None:
         super().__init__()
         if head_dim % 4:
             raise ValueError(f'2-D RoPE needs head_dim divisible by 4, got '
@@ -115,40 +119,53 @@ class RoPE2D(nn.Module):
         self.mixed = mixed
         freqs = _axis_freqs(head_dim // 2, base).float()  # (head_dim // 4,)
         if mixed:
-            # RoPE-Mixed initialisation: per head a random direction theta;
-            # the first half of the pairs points along theta, the second half
-            # along theta + pi/2, with the axial magnitudes.
+            # RoPE-Mixed initialisation: per block and head a random
+            # direction theta; the first half of the pairs points along
+            # theta, the second half along theta + pi/2, with the axial
+            # magnitudes.
             mag = torch.cat((freqs, freqs))  # (head_dim // 2,)
-            theta = torch.rand(num_heads, 1) * 2 * torch.pi
+            theta = torch.rand(depth, num_heads, 1) * 2 * torch.pi
             quarter = torch.full((freqs.numel(), ), torch.pi / 2)
             ang = theta + torch.cat((torch.zeros_like(quarter), quarter))
-            self.freqs_y = nn.Parameter(mag * torch.sin(ang))  # (heads, npair)
+            # (depth, heads, npair)
+            self.freqs_y = nn.Parameter(mag * torch.sin(ang))
             self.freqs_x = nn.Parameter(mag * torch.cos(ang))
         else:
             self.register_buffer('freqs', freqs, persistent=False)
 
-    def _angles(self, pos: torch.Tensor) -> torch.Tensor:
+    @property
+    def depth(self) -> int:
+        """Blocks with their own frequencies (1 unless ``mixed``)."""
+        return self.freqs_y.shape[0] if self.mixed else 1
+
+    def _angles(self, pos: torch.Tensor, layer: int = 0) -> torch.Tensor:
         """(B, N, 2) positions -> angles (B, 1|heads, N, head_dim // 2), in
         pair order: y pairs first, then x pairs."""
         pos = pos.float()
         y, x = pos[..., 0], pos[..., 1]  # (B, N)
         if self.mixed:
-            return (y[:, None, :, None] * self.freqs_y[None, :, None] +
-                    x[:, None, :, None] * self.freqs_x[None, :, None])
+            fy, fx = self.freqs_y[layer], self.freqs_x[layer]  # (heads, P)
+            return (y[:, None, :, None] * fy[None, :, None] +
+                    x[:, None, :, None] * fx[None, :, None])
         ay = y[..., None] * self.freqs  # (B, N, head_dim // 4)
         ax = x[..., None] * self.freqs
         return torch.cat((ay, ax), dim=-1)[:, None]
 
-    def forward(self, pos: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pos: torch.Tensor,
+                layer: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
         """Tables for :func:`apply_rope`.
 
         Args:
             pos: (B, N, 2) integer (y, x) positions on the patch grid.
+            layer: the block whose frequencies to use (``mixed`` only).
 
         Returns:
             cos, sin: (B, 1 or heads, N, head_dim), float32.
         """
-        ang = self._angles(pos)  # (B, h, N, P) with P = head_dim // 2 pairs
+        if not 0 <= layer < self.depth:
+            raise IndexError(f'RoPE layer {layer} out of range: this RoPE2D '
+                             f'has frequencies for {self.depth} block(s).')
+        ang = self._angles(pos, layer)  # (B, h, N, P) with P = head_dim // 2 pairs
         if self.layout == 'interleaved':
             q = ang.shape[-1] // 2
             ang = torch.cat((ang[..., q:], ang[..., :q]), dim=-1)  # x first
@@ -162,4 +179,5 @@ class RoPE2D(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'head_dim={self.head_dim}, base={self.base}, '
-                f'layout={self.layout!r}, mixed={self.mixed}')
+                f'layout={self.layout!r}, mixed={self.mixed}, '
+                f'depth={self.depth}')

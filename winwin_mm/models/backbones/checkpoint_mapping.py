@@ -61,10 +61,31 @@ def _unwrap(ckpt) -> Dict[str, torch.Tensor]:
     return ckpt
 
 
+def _rope_mixed_keys(state: Dict[str, torch.Tensor],
+                     fmt: str) -> Dict[str, torch.Tensor]:
+    """RoPE-Mixed frequencies of a checkpoint as ``rope.freqs_y`` /
+    ``rope.freqs_x`` (depth, heads, pairs) in RoPE2D's pair order, or {}.
+
+    timm's ``rope.freqs`` is (2 = (x, y), depth, heads, pairs) in channel-pair
+    order, x-half first: RoPE2D's pair ``i`` is timm's pair ``(i + P/2) % P``
+    (its ``'interleaved'`` layout swaps the halves). A native checkpoint of a
+    model whose frequencies were shared by all blocks, (heads, pairs), is
+    broadcast to one copy per block by :func:`load_pretrained`."""
+    if fmt == 'timm' and 'rope.freqs' in state:
+        f = state['rope.freqs']
+        half = f.shape[-1] // 2
+        return {'rope.freqs_x': f[0].roll(-half, -1),
+                'rope.freqs_y': f[1].roll(-half, -1)}
+    return {k: state[k] for k in ('rope.freqs_y', 'rope.freqs_x')
+            if k in state}
+
+
 def convert_state_dict(state: Dict[str, torch.Tensor], fmt: str,
                        num_heads: int, rope_layout: str,
                        prefix: str = '') -> Dict[str, torch.Tensor]:
-    """Map a source state dict onto RoPEViT key names (and RoPE layout)."""
+    """Map a source state dict onto RoPEViT key names (and RoPE layout);
+    RoPE-Mixed frequencies are kept (timm's converted), the other RoPE
+    buffers dropped."""
     if fmt not in FORMATS:
         raise ValueError(f'Unknown pretrained_format {fmt!r}; use one of '
                          f'{FORMATS}.')
@@ -76,7 +97,7 @@ def convert_state_dict(state: Dict[str, torch.Tensor], fmt: str,
             state = {k[len(strip):]: v for k, v in state.items()}
     if fmt == 'auto':
         fmt = detect_format(state)
-    out = OrderedDict()
+    out = OrderedDict(_rope_mixed_keys(state, fmt))
     for k, v in state.items():
         for pat, rep in _RULES[fmt]:
             k = re.sub(pat, rep, k)
@@ -122,6 +143,16 @@ def load_pretrained(model, init_cfg: dict, fmt: str = 'auto') -> None:
     state = convert_state_dict(state, used_fmt, model.num_heads,
                                model.rope.layout, init_cfg.get('prefix', ''))
     own = model.state_dict()
+    mixed_ckpt = 'rope.freqs_x' in state
+    if mixed_ckpt != model.rope.mixed:
+        raise RuntimeError(
+            f'Checkpoint {path} was trained with '
+            f'{"RoPE-Mixed" if mixed_ckpt else "axial RoPE"} but the model '
+            f'uses {"RoPE-Mixed" if model.rope.mixed else "axial RoPE"}: set '
+            f'rope_mixed={mixed_ckpt} in the backbone config.')
+    for k in ('rope.freqs_y', 'rope.freqs_x'):
+        if k in state and state[k].dim() == 2:  # shared by all blocks
+            state[k] = state[k].expand_as(own[k]).clone()
     shape_err = [f'{k}: checkpoint {tuple(v.shape)} vs model '
                  f'{tuple(own[k].shape)}' for k, v in state.items()
                  if k in own and own[k].shape != v.shape]

@@ -46,7 +46,8 @@ class RoPEViT(BaseModule):
         final_norm (bool): LayerNorm on the last block's output. Default: True.
         rope_base (float): Default: 100 (CroCo v2).
         rope_layout (str): ``'croco'`` or ``'interleaved'`` (timm).
-        rope_mixed (bool): learnable mixed frequencies (RoPE-Mixed).
+        rope_mixed (bool): learnable mixed-axis frequencies, per block and
+            head (RoPE-Mixed; its paper and timm use ``rope_base=10``).
         with_cp (bool): gradient checkpointing of blocks.
         pretrained_format (str): key mapping for ``init_cfg`` checkpoints:
             ``'auto'``, ``'native'``, ``'croco'``, ``'timm'``, ``'mmpretrain'``.
@@ -107,7 +108,8 @@ class RoPEViT(BaseModule):
             if with_cls_token else None
         self.pos_drop = nn.Dropout(drop_rate)
         self.rope = RoPE2D(dim // self.num_heads, rope_base, rope_layout,
-                           rope_mixed, self.num_heads)
+                           rope_mixed, self.num_heads,
+                           depth=self.num_layers if rope_mixed else 1)
         dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
         self.blocks = nn.ModuleList([
             RoPEBlock(dim, self.num_heads, mlp_ratio, qkv_bias, drop_rate,
@@ -167,13 +169,16 @@ class RoPEViT(BaseModule):
         Returns:
             list of (B, K, C), one per ``out_indices`` (class token removed).
         """
-        rope = self.rope(pos)  # computed once per forward
+        # axial RoPE: one table for all blocks; RoPE-Mixed: one per block
+        rope = None if self.rope.mixed else self.rope(pos)
         x = tokens
         if self.cls_token is not None:
             x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), 1)
         x = self.pos_drop(x)
         outs = []
         for i, blk in enumerate(self.blocks):
+            if self.rope.mixed:
+                rope = self.rope(pos, i)
             if self.with_cp and self.training and x.requires_grad:
                 x = cp.checkpoint(blk, x, rope, self.num_prefix, attn_mask,
                                   use_reentrant=False)
