@@ -11,6 +11,7 @@ from mmengine.structures import PixelData
 import winwin_mm  # noqa: F401  (registers components)
 from winwin_mm.models.flow import (CrossBlock, CrossDecoder,
                                    RoPECrossAttention, WinWinFlow)
+from winwin_mm.models.flow.cross_block import READOUT_FREQS
 from winwin_mm.models.flow.winwin_flow import tile_starts
 from winwin_mm.models.rope import RoPE2D
 from winwin_mm.registry import MODELS
@@ -108,41 +109,85 @@ def test_cross_block_is_translation_invariant_and_masks_keys():
 
 def _readout_only(dim, heads):
     """Cross-attention whose output is just its offset readout: the value
-    path is zeroed and offset_proj copies the 2*heads offsets to the first
+    path is zeroed and offset_proj copies the readout to the first
     channels."""
     attn = RoPECrossAttention(dim, heads, offset_readout=True).eval()
+    n = attn.offset_proj.in_features
     with torch.no_grad():
         attn.proj.weight.zero_()
         attn.proj.bias.zero_()
         attn.offset_proj.weight.zero_()
-        attn.offset_proj.weight[:2 * heads].copy_(torch.eye(2 * heads))
+        attn.offset_proj.weight[:n].copy_(torch.eye(n))
         attn.offset_proj.bias.zero_()
     return attn
 
 
-def test_offset_readout_is_the_attention_weighted_key_offset():
+def _readout_scale():
+    """(4K,) factors of the readout channels: 1 for the cosines, 1 / w for
+    the sines (which are in patches)."""
+    w = torch.tensor(READOUT_FREQS, dtype=torch.float64).repeat(2)
+    return torch.cat((torch.ones_like(w), 1 / w))
+
+
+def _rotations(offsets, scaled=True):
+    """(..., 2) offsets (dy, dx) in patches -> the readout's (..., 4K):
+    cos then sin / w of offset * w, for (y, x) x READOUT_FREQS, computed
+    here from the definition."""
+    w = torch.tensor(READOUT_FREQS, dtype=torch.float64)
+    a = (offsets.double()[..., None] * w).flatten(-2)  # y w0, y w1, x w0..
+    rot = torch.cat((a.cos(), a.sin()), -1)
+    return rot * _readout_scale() if scaled else rot
+
+
+def test_offset_readout_is_the_attention_weighted_offset_rotation():
     torch.manual_seed(0)
     dim, heads = 16, 2
     attn = _readout_only(dim, heads)
     rope = RoPE2D(dim // heads, base=100.)
+    r = 4 * len(READOUT_FREQS)
     # one key: all the attention on it, the readout is its exact offset
     x, y = torch.randn(1, 3, dim), torch.randn(1, 1, dim)
-    p1 = torch.tensor([[[0, 0], [2, 5], [7, 1]]])
+    p1 = torch.tensor([[[0, 0], [2, 5], [70, 1]]])
     p2 = torch.tensor([[[4, 3]]])
     out = attn(x, y, rope(p1), rope(p2), pos_x=p1, pos_y=p2)
-    want = (p2 - p1).float().repeat(1, 1, heads)  # (dy, dx) per head
-    torch.testing.assert_close(out[..., :2 * heads], want)
-    # many keys: sum_j softmax(logits)_ij (p_j - p_i), from the logits
+    want = _rotations(p2 - p1).float().repeat(1, 1, heads)
+    torch.testing.assert_close(out[..., :heads * r], want)
+    # its sine part is ~ the offset in patches (sin(w d) / w)
+    sin_x = out[0, 1, r // 2 + len(READOUT_FREQS)]  # head 0, x, w = 1/4
+    w = READOUT_FREQS[0]
+    assert abs(float(sin_x.detach()) - np.sin(w * (3 - 5)) / w) < 1e-5
+    assert abs(float(sin_x.detach()) - (3 - 5)) < 0.1
+    # many keys: sum_j softmax(logits)_ij rot(p_j - p_i), from the logits
     y = torch.randn(1, 6, dim)
     p2 = torch.randint(0, 9, (1, 6, 2))
     out = attn(x, y, rope(p1), rope(p2), pos_x=p1, pos_y=p2)
     a = attn.cross_logits(x, y, rope(p1), rope(p2)).softmax(-1)  # B,h,Nx,Ny
-    offsets = p2[:, None, None].float() - p1[:, None, :, None].float()
-    want = (a[..., None] * offsets).sum(3)  # (B, heads, Nx, 2)
-    torch.testing.assert_close(out[..., :2 * heads],
-                               want.transpose(1, 2).reshape(1, 3, -1))
+    rot = _rotations(p2[:, None, None] - p1[:, None, :, None])  # B,1,Nx,Ny,r
+    want = (a[..., None].double() * rot).sum(3)  # (B, heads, Nx, r)
+    torch.testing.assert_close(out[..., :heads * r],
+                               want.transpose(1, 2).reshape(1, 3, -1).float())
     with pytest.raises(ValueError, match='pos_x and pos_y'):
         attn(x, y, rope(p1), rope(p2))
+
+
+def test_offset_readout_is_precise_in_bf16_far_from_the_origin():
+    # Full HD at patch 16 is a 68 x 120 grid: bf16 keeps 3 significant
+    # digits, so raw coordinates would lose ~half a patch there
+    torch.manual_seed(0)
+    dim, heads = 16, 2
+    attn = _readout_only(dim, heads)
+    rope = RoPE2D(dim // heads, base=100.)
+    x, y = torch.randn(1, 2, dim), torch.randn(1, 1, dim)
+    p1 = torch.tensor([[[61, 117], [3, 2]]])
+    p2 = torch.tensor([[[64, 115]]])
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # as AMP on a GPU
+        out = attn(x, y, rope(p1), rope(p2), pos_x=p1, pos_y=p2)
+    assert out.dtype == torch.bfloat16
+    r = 4 * len(READOUT_FREQS)
+    # on the unit circle (sines times w), within bf16's ~1e-2
+    got = out[0, :, :r].double() / _readout_scale()
+    want = _rotations(p2 - p1, scaled=False)[0]
+    torch.testing.assert_close(got, want, atol=2e-2, rtol=0)
 
 
 def test_offset_readout_block_is_translation_invariant():

@@ -34,10 +34,10 @@ model = dict(
         # init_cfg=dict(type='Pretrained', checkpoint='CroCo_V2_ViTBase_'
         #               'BaseDecoder.pth') (the decoder is not mapped).
         init_cfg=None),
-    # CroCo-Flow's decoder. Training it from random init (no CroCo decoder
-    # weights) needs offset_readout=True, match_init=True: without them a
-    # from-scratch model stays at the zero-flow solution
-    # (tests/test_flow_training.py); offset_readout costs the flash kernel.
+    # CroCo-Flow's decoder. Its weights are not mapped from CroCo
+    # checkpoints, so it starts from random init: offset_readout=True,
+    # match_init=True are what made a small from-scratch model learn
+    # (tests/test_flow_training.py; untried at this scale).
     decoder=dict(
         embed_dims=768, num_layers=12, num_heads=12, out_indices=(5, 8, 11),
         mlp_ratio=4., drop_path_rate=0., offset_readout=False,

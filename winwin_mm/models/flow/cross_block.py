@@ -20,6 +20,36 @@ from ..backbones.vit_layers import (LayerScale, Mlp, RoPEAttention,
 from ..rope import RoPE2D
 
 
+# frequencies (radians per patch) of the offset readout: 1/4 resolves small
+# offsets, 1/32 keeps offsets up to ~50 patches on the monotonic side
+READOUT_FREQS = (1 / 4, 1 / 32)
+
+
+def _angles(pos: torch.Tensor) -> torch.Tensor:
+    """(..., 2) positions -> (..., 2 * K) angles, K = len(READOUT_FREQS)."""
+    w = pos.new_tensor(READOUT_FREQS, dtype=torch.float32)
+    return (pos.float()[..., None] * w).flatten(-2)
+
+
+def readout_rotations(pos: torch.Tensor) -> torch.Tensor:
+    """Key positions as unit rotations: (..., 2) -> (..., 4K) float32,
+    ``[cos(a), sin(a)]`` of the angles ``a = p * w`` of both axes."""
+    a = _angles(pos)
+    return torch.cat((a.cos(), a.sin()), dim=-1)
+
+
+def derotate(z: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Turn attention-averaged rotations ``z`` (..., 4K) back by the query
+    positions ``pos`` (..., 2): ``sum_j a_j e^{i a(p_j)} e^{-i a(p)}`` as
+    ``[cos part, sin part / w]`` (float32; the sine part in patches, ~ the
+    mean offset for small ``w d``)."""
+    a = _angles(pos)
+    c, s = a.cos(), a.sin()
+    re, im = z.chunk(2, dim=-1)
+    w = z.new_tensor(READOUT_FREQS).repeat(2)  # (2K,): y freqs, x freqs
+    return torch.cat((re * c + im * s, (im * c - re * s) / w), dim=-1)
+
+
 class RoPECrossAttention(RoPEAttention):
     """Multi-head cross-attention with 2-D RoPE on q (query positions) and
     on k (key positions).
@@ -27,18 +57,22 @@ class RoPECrossAttention(RoPEAttention):
     Same parameters as :class:`RoPEAttention` (one fused ``qkv`` projection):
     its q rows project the queries ``x``, its k and v rows the memory ``y``.
 
-    With ``offset_readout=True`` each head also returns where it looked: the
-    attention-weighted mean of the key positions minus the query position,
-    ``sum_j a_ij (p_j - p_i)`` (2 numbers per head, in patches), projected to
-    the width and added to the output. This is GMFlow's soft-argmax readout
-    (Xu et al., CVPR 2022) inside the attention; it depends only on
-    offsets, like RoPE, so window training still transfers to whole images.
-    It is not in CroCo-Flow: a from-scratch model learns correspondence
-    with it, without it only after pretraining (``tests/test_flow_training``).
-    The value heads grow by 2 channels, so SDPA cannot use its flash kernel
-    for this attention, and in bf16 the readout of a large grid rounds
-    (positions of order 100 keep ~0.5 patch), so the option is meant for
-    training from scratch, not for the pretrained Full-HD configs.
+    With ``offset_readout=True`` each head also returns where it looked, as
+    rotations: for each axis and each frequency ``w`` of ``READOUT_FREQS``
+    (radians per patch), ``sum_j a_ij exp(i w (p_j - p_i))`` (the cosine,
+    and the sine divided by ``w``; ``4 * len(READOUT_FREQS)`` numbers per
+    head), projected to the width and added to the output. For small
+    ``w d`` the scaled sine is the mean attended offset in patches: GMFlow's
+    soft-argmax readout (Xu et al., CVPR 2022) inside the attention; the
+    cosine tells how spread the attention is. It depends only on offsets,
+    like RoPE, so window training still transfers to whole images, and the
+    rotations are bounded, so bf16 keeps them to ~0.004 (raw coordinates of
+    order 100 would round to half a patch). The value heads carry the
+    rotations of the key positions (de-rotated by the query position after
+    the attention); q and k are zero-padded to the same width, which leaves
+    the logits unchanged and SDPA's flash kernel usable. It is not in
+    CroCo-Flow: a from-scratch model learns correspondence with it, without
+    it only after pretraining (``tests/test_flow_training.py``).
     """
 
     def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True,
@@ -49,7 +83,8 @@ class RoPECrossAttention(RoPEAttention):
                          rope_layout)
         self.offset_readout = offset_readout
         if offset_readout:
-            self.offset_proj = nn.Linear(2 * num_heads, dim)
+            self.offset_proj = nn.Linear(
+                num_heads * 4 * len(READOUT_FREQS), dim)
 
     def cross_logits(self, x: torch.Tensor, y: torch.Tensor,
                      rope_x: Optional[RopeTables],
@@ -91,22 +126,27 @@ class RoPECrossAttention(RoPEAttention):
         """
         B, N, C = x.shape
         q, k, v = self._qkv(x, y, rope_x, rope_y)
+        d = self.head_dim
         if self.offset_readout:
             if pos_x is None or pos_y is None:
                 raise ValueError('offset_readout needs pos_x and pos_y')
-            pos_y = pos_y.to(v.dtype)[:, None].expand(-1, self.num_heads,
-                                                      -1, -1)
-            v = torch.cat((v, pos_y), dim=-1)  # (B, heads, Ny, d + 2)
+            rot = readout_rotations(pos_y).to(v.dtype)  # (B, Ny, R)
+            v = torch.cat((v, rot[:, None].expand(-1, self.num_heads, -1,
+                                                  -1)), dim=-1)
+            q = F.pad(q, (0, rot.shape[-1]))  # same width as v: logits
+            k = F.pad(k, (0, rot.shape[-1]))  # unchanged, flash usable
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask,
-            dropout_p=self.attn_drop if self.training else 0.)
-        offsets = None
+            dropout_p=self.attn_drop if self.training else 0.,
+            scale=d**-0.5)
+        readout = None
         if self.offset_readout:
-            out, where = out[..., :-2], out[..., -2:]
-            offsets = (where - pos_x.to(v.dtype)[:, None]).transpose(1, 2)
+            out, where = out[..., :d], out[..., d:]
+            readout = derotate(where.float(), pos_x[:, None]).to(out.dtype)
+            readout = readout.transpose(1, 2).reshape(B, N, -1)
         out = self.proj(out.transpose(1, 2).reshape(B, N, C))
-        if offsets is not None:
-            out = out + self.offset_proj(offsets.reshape(B, N, -1))
+        if readout is not None:
+            out = out + self.offset_proj(readout)
         return self.proj_drop(out)
 
 
