@@ -185,21 +185,22 @@ def test_token_index_scatters_onto_grid():
               token_index=index)
 
 
-@pytest.fixture(scope='module')
-def timm_vitb(tmp_path_factory):
+def _random_timm(name, seed, tmp_path_factory, mixed=False):
     """A random timm RoPE ViT-B (layer scale and qkv biases randomised so
     they matter), its checkpoint and its features for one small image."""
     timm = pytest.importorskip('timm')
-    torch.manual_seed(0)
-    ref = timm.create_model('vit_base_patch16_rope_224', pretrained=False,
-                            img_size=(64, 96)).eval()
+    torch.manual_seed(seed)
+    ref = timm.create_model(name, pretrained=False, img_size=(64, 96)).eval()
     with torch.no_grad():
         for blk in ref.blocks:
             blk.gamma_1.normal_()
             blk.gamma_2.normal_()
             blk.attn.qkv.bias.normal_(0, 0.5)
         ref.cls_token.normal_()
-    path = tmp_path_factory.mktemp('timm') / 'timm_vitb_rope.pth'
+        if mixed:
+            assert ref.rope.freqs.shape == (2, 12, 12, 32)  # per block
+            ref.rope.freqs.mul_(3)  # larger angles: layout errors show
+    path = tmp_path_factory.mktemp('timm') / f'{name}.pth'
     torch.save(ref.state_dict(), path)
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
@@ -207,57 +208,33 @@ def timm_vitb(tmp_path_factory):
     return path, x, exp.transpose(1, 2).reshape(1, 768, 4, 6)
 
 
-@pytest.mark.parametrize('layout', ['croco', 'interleaved'])
-def test_timm_rope_vit_equivalence(timm_vitb, layout):
-    path, x, exp = timm_vitb
-    model = RoPEViT('b', out_indices=(11, ), with_cls_token=True,
-                    layer_scale_init_value=1e-5, rope_layout=layout,
-                    init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    model.init_weights()
-    model.eval()
-    with torch.no_grad():
-        out = model(x)[0]
-    assert out.shape == (1, 768, 4, 6)
-    torch.testing.assert_close(out, exp, rtol=0, atol=1e-4)
+@pytest.fixture(scope='module')
+def timm_vitb(tmp_path_factory):
+    return _random_timm('vit_base_patch16_rope_224', 0, tmp_path_factory)
 
 
 @pytest.fixture(scope='module')
 def timm_vitb_mixed(tmp_path_factory):
-    """A random timm RoPE-Mixed ViT-B (per-block frequencies), its checkpoint
-    and its features for one small image."""
-    timm = pytest.importorskip('timm')
-    torch.manual_seed(1)
-    ref = timm.create_model('vit_base_patch16_rope_mixed_224',
-                            pretrained=False, img_size=(64, 96)).eval()
-    with torch.no_grad():
-        for blk in ref.blocks:
-            blk.gamma_1.normal_()
-            blk.gamma_2.normal_()
-            blk.attn.qkv.bias.normal_(0, 0.5)
-        ref.cls_token.normal_()
-        ref.rope.freqs.mul_(3)  # larger angles: layout errors show
-    sd = ref.state_dict()
-    assert sd['rope.freqs'].shape == (2, 12, 12, 32)
-    path = tmp_path_factory.mktemp('timm') / 'timm_vitb_rope_mixed.pth'
-    torch.save(sd, path)
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        exp = ref.forward_features(x)[:, 1:]
-    return path, x, exp.transpose(1, 2).reshape(1, 768, 4, 6)
+    return _random_timm('vit_base_patch16_rope_mixed_224', 1,
+                        tmp_path_factory, mixed=True)
 
 
 @pytest.mark.parametrize('layout', ['croco', 'interleaved'])
-def test_timm_rope_mixed_vit_equivalence(timm_vitb_mixed, layout):
-    path, x, exp = timm_vitb_mixed
+@pytest.mark.parametrize('mixed', [False, True])
+def test_timm_rope_vit_equivalence(timm_vitb, timm_vitb_mixed, layout,
+                                   mixed):
+    path, x, exp = timm_vitb_mixed if mixed else timm_vitb
     model = RoPEViT('b', out_indices=(11, ), with_cls_token=True,
                     layer_scale_init_value=1e-5, rope_layout=layout,
-                    rope_mixed=True, rope_base=10.,
+                    rope_mixed=mixed, rope_base=10. if mixed else 100.,
                     init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
     model.eval()
-    assert model.rope.freqs_x.shape == (12, 12, 32)  # one set per block
+    if mixed:
+        assert model.rope.freqs_x.shape == (12, 12, 32)  # one set per block
     with torch.no_grad():
         out = model(x)[0]
+    assert out.shape == (1, 768, 4, 6)
     torch.testing.assert_close(out, exp, rtol=0, atol=1e-4)
 
 
