@@ -157,15 +157,16 @@ class RoPE2D(nn.Module):
 
         Args:
             pos: (B, N, 2) integer (y, x) positions on the patch grid.
-            layer: the block whose frequencies to use (``mixed`` only).
+            layer: the block whose frequencies to use (``mixed`` only;
+                axial tables are the same for every block).
 
         Returns:
             cos, sin: (B, 1 or heads, N, head_dim), float32.
         """
-        if not 0 <= layer < self.depth:
+        if self.mixed and not 0 <= layer < self.depth:
             raise IndexError(f'RoPE layer {layer} out of range: this RoPE2D '
                              f'has frequencies for {self.depth} block(s).')
-        ang = self._angles(pos, layer)  # (B, h, N, P) with P = head_dim // 2 pairs
+        ang = self._angles(pos, layer)  # (B, h, N, P), P = head_dim // 2
         if self.layout == 'interleaved':
             q = ang.shape[-1] // 2
             ang = torch.cat((ang[..., q:], ang[..., :q]), dim=-1)  # x first
