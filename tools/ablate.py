@@ -16,6 +16,7 @@ import os
 import os.path as osp
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -170,7 +171,6 @@ def run_variant(cfg_path: str, desc_path: str, out_json: str,
     runner.train()
     train_s = time.time() - t0
     iters_done = runner.iter
-    import statistics
     result = dict(train_s=round(train_s, 1), iters=iters_done,
                   tokens_per_image=desc['tokens_per_image'],
                   iter_s_median=round(statistics.median(iter_times.times),
