@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import winwin_mm  # noqa: E402,F401  registers components, checkpoint compat
-from winwin_mm.utils.launch import prepare_cfg  # noqa: E402
+from winwin_mm.utils.launch import (  # noqa: E402
+    finish_distributed, prepare_cfg)
 
 
 def parse_args():
@@ -72,6 +73,7 @@ def main():
         cfg.test_evaluator['keep_results'] = True
     runner = Runner.from_cfg(cfg)
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -69,3 +69,14 @@ def init_cpu_process_group() -> None:
             raise SystemExit('--launcher pytorch needs torchrun (see '
                              'tools/dist_train.sh).')
         dist.init_process_group(backend='gloo')
+
+
+def finish_distributed() -> None:
+    """End a multi-process run cleanly: wait for every rank, then destroy
+    the process group. Leaving it to interpreter exit can abort a gloo rank
+    ("terminate called without an active exception", SIGABRT) while its
+    background threads are torn down, failing a run that trained fine."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
