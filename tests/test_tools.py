@@ -1,6 +1,6 @@
 """End-to-end tool paths on a tiny real case: train, test, resume, mim test,
-multi-process training, and a config outside the repository that uses
-``custom_imports``. Each runs the real tools in a subprocess."""
+multi-process training and testing, and a config outside the repository
+that uses ``custom_imports``. Each runs the real tools in a subprocess."""
 import glob
 import os
 import os.path as osp
@@ -146,3 +146,24 @@ def test_dist_train_two_processes(external, tmp_path):
     assert 'GPU number: 2' in out  # MMEngine's wording for the world size
     assert 'Iter(train) [2/2]' in out
     assert osp.isfile(osp.join(work, 'iter_2.pth'))
+
+
+def _test_scores(out):
+    """The ``aAcc`` and ``mIoU`` that the test loop logged last."""
+    return re.findall(r'aAcc: (\d+\.\d+)\s+mIoU: (\d+\.\d+)', out)[-1]
+
+
+def test_dist_test_two_processes_matches_one(trained, tmp_path):
+    """Two ranks each test half of the val set; the gathered scores must be
+    those of a single-process test of the same checkpoint."""
+    cfg, work = trained
+    ckpt = osp.join(work, 'iter_2.pth')
+    single = run([sys.executable, 'tools/test.py', cfg, ckpt,
+                  '--work-dir', str(tmp_path / 'single')])
+    port = str(30500 + os.getpid() % 1000)
+    dist = run(['env', f'PORT={port}', f'PYTHON={sys.executable}', 'bash',
+                'tools/dist_test.sh', cfg, ckpt, '2',
+                '--work-dir', str(tmp_path / 'dist')])
+    assert 'Distributed training: True' in dist
+    assert 'GPU number: 2' in dist
+    assert _test_scores(dist) == _test_scores(single)
