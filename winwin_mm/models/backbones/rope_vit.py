@@ -12,7 +12,7 @@ from winwin_mm.registry import MODELS
 from winwin_mm.windows import (boxes_to_token_index, grid_positions,
                                token_positions)
 from ..rope import RoPE2D
-from .vit_layers import RoPEBlock
+from .vit_layers import RoPEBlock, init_vit_weights
 
 ARCH_SETTINGS: Dict[str, dict] = {
     'ti': dict(embed_dims=192, num_layers=12, num_heads=3),
@@ -128,14 +128,7 @@ class RoPEViT(BaseModule):
             return
         super().init_weights()
         if self.init_cfg is None:
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.LayerNorm):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
+            init_vit_weights(self)
             w = self.patch_embed.proj.weight
             nn.init.xavier_uniform_(w.view(w.shape[0], -1))
             if self.cls_token is not None:

@@ -8,10 +8,24 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.model.weight_init import trunc_normal_
 
 from ..rope import apply_rope
 
 RopeTables = Tuple[torch.Tensor, torch.Tensor]
+
+
+def init_vit_weights(module: nn.Module) -> None:
+    """ViT/MAE default init of every submodule: Linear weights
+    trunc-normal(std 0.02) with zero bias, LayerNorm to identity."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:

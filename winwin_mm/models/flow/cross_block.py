@@ -16,7 +16,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from ..backbones.vit_layers import (LayerScale, Mlp, RoPEAttention,
-                                    RopeTables, drop_path)
+                                    RopeTables, drop_path, init_vit_weights)
 from ..rope import RoPE2D
 
 
@@ -273,14 +273,7 @@ class CrossDecoder(BaseModule):
     def init_weights(self) -> None:
         super().init_weights()
         if self.init_cfg is None:
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.LayerNorm):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
+            init_vit_weights(self)
             if self.match_init:
                 self.init_matching()
 
