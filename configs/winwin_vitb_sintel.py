@@ -14,8 +14,11 @@
 # Schedule (a design choice: the paper does not state it): AdamW lr 1e-4,
 # betas (0.9, 0.95), weight decay 0.05, gradient clipping at norm 1, 2000
 # iterations of linear warm-up, cosine decay to 0 over 200k iterations of
-# 16 pairs (8 GPUs x 2). Start from CroCo v2 ViT-B weights for the encoder
-# (model.encoder.init_cfg, the user brings the file).
+# 16 pairs (8 GPUs x 2). Start encoder and decoder from CroCo v2 ViT-B
+# (CroCo_V2_ViTBase_BaseDecoder.pth, the user brings the file): set
+# model.encoder.init_cfg and model.decoder.init_cfg to
+# dict(type='Pretrained', checkpoint=FILE), see
+# configs/_base_/models/winwin_flow_vitb.py.
 _base_ = [
     './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
 ]

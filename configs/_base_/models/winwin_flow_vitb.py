@@ -30,18 +30,21 @@ model = dict(
         drop_path_rate=0.,
         rope_base=100.,
         rope_layout='croco',
-        # CroCo v2 ViT-B encoder weights load by key mapping, e.g.
-        # init_cfg=dict(type='Pretrained', checkpoint='CroCo_V2_ViTBase_'
-        #               'BaseDecoder.pth') (the decoder is not mapped).
+        # CroCo-Flow starts encoder and decoder from CroCo v2: give both
+        # init_cfg the same file (keys are mapped; bring the file from
+        # https://github.com/naver/croco, CC BY-NC-SA), e.g.
+        # init_cfg=dict(type='Pretrained', checkpoint='pretrained/'
+        #               'CroCo_V2_ViTBase_BaseDecoder.pth')
         init_cfg=None),
-    # CroCo-Flow's decoder. Its weights are not mapped from CroCo
-    # checkpoints, so it starts from random init: offset_readout=True,
-    # match_init=True are what made a small from-scratch model learn
-    # (tests/test_flow_training.py; untried at this scale).
+    # CroCo-Flow's decoder (CroCo v2 "BaseDecoder": 768 wide, 12 blocks, 12
+    # heads), init_cfg as for the encoder. From random init (no CroCo file)
+    # set offset_readout=True, match_init=True: without them a from-scratch
+    # model stays at zero flow (tests/test_flow_training.py; untried at
+    # this scale).
     decoder=dict(
         embed_dims=768, num_layers=12, num_heads=12, out_indices=(5, 8, 11),
         mlp_ratio=4., drop_path_rate=0., offset_readout=False,
-        match_init=False),
+        match_init=False, init_cfg=None),
     head=dict(hidden_channels=(96, 192, 384, 768), features=256,
               head_channels=32),
     loss=dict(

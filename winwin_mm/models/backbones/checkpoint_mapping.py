@@ -53,7 +53,23 @@ def detect_format(keys) -> str:
     return 'native'
 
 
-def _unwrap(ckpt) -> Dict[str, torch.Tensor]:
+def read_state_dict(path: str, owner: str) -> Dict[str, torch.Tensor]:
+    """The tensors of the checkpoint at ``path`` (local file or URL) for
+    ``owner``'s ``init_cfg``; a missing file names the fix."""
+    try:
+        ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    except FileNotFoundError as e:
+        raise FileNotFoundError(
+            f'{owner} init_cfg checkpoint {path!r} not found. Download it '
+            '(e.g. CroCo v2 weights from https://github.com/naver/croco) to '
+            'that path, or set the init_cfg to None to start from random '
+            'init.') from e
+    return unwrap_state_dict(ckpt)
+
+
+def unwrap_state_dict(ckpt) -> Dict[str, torch.Tensor]:
+    """The tensors of a loaded checkpoint (under ``state_dict``, ``model``
+    or ``module`` when wrapped)."""
     for key in ('state_dict', 'model', 'module'):
         if isinstance(ckpt, dict) and key in ckpt and isinstance(
                 ckpt[key], dict):
@@ -107,15 +123,15 @@ def convert_state_dict(state: Dict[str, torch.Tensor], fmt: str,
     if src_layout != rope_layout:
         for k in [k for k in out if k.endswith(('attn.qkv.weight',
                                                 'attn.qkv.bias'))]:
-            out[k] = _permute_qk(out[k], num_heads,
-                                 layout_permutation(
-                                     out[k].shape[0] // 3 // num_heads,
-                                     src_layout, rope_layout))
+            out[k] = permute_qk(out[k], num_heads,
+                                layout_permutation(
+                                    out[k].shape[0] // 3 // num_heads,
+                                    src_layout, rope_layout))
     return out
 
 
-def _permute_qk(w: torch.Tensor, num_heads: int,
-                perm: torch.Tensor) -> torch.Tensor:
+def permute_qk(w: torch.Tensor, num_heads: int,
+               perm: torch.Tensor) -> torch.Tensor:
     """Permute the channels of every q and k head of a fused qkv
     weight (3*C, C) or bias (3*C,); v is untouched."""
     dim = w.shape[0] // 3
@@ -136,8 +152,7 @@ def load_pretrained(model, init_cfg: dict, fmt: str = 'auto') -> None:
     """
     logger = MMLogger.get_current_instance()
     path = init_cfg['checkpoint']
-    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
-    state = _unwrap(ckpt)
+    state = read_state_dict(path, 'RoPEViT')
     fmt = init_cfg.get('format', fmt)
     used_fmt = detect_format(state) if fmt == 'auto' else fmt
     state = convert_state_dict(state, used_fmt, model.num_heads,

@@ -229,6 +229,10 @@ class CrossDecoder(BaseModule):
             random bilinear form. Default: False (CroCo-Flow's init; its
             weights come from pretraining).
         with_cp (bool): gradient checkpointing of blocks.
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint=...)`` loads CroCo v2 decoder weights (or a
+            WinWinFlow checkpoint's decoder) through the key mapping of
+            :mod:`.decoder_checkpoint`, as CroCo-Flow starts its decoder.
 
     A model trained from scratch needs both ``offset_readout`` and
     ``match_init``: with either alone, the flow stays at the constant
@@ -258,6 +262,7 @@ class CrossDecoder(BaseModule):
             raise ValueError(f'decoder out_indices {tuple(out_indices)} out '
                              f'of range for {num_layers} layers.')
         self.embed_dims, self.num_layers = embed_dims, num_layers
+        self.num_heads = num_heads
         self.with_cp, self.match_init = with_cp, match_init
         self.decoder_embed = nn.Linear(in_dims, embed_dims)
         self.rope = RoPE2D(embed_dims // num_heads, rope_base, rope_layout)
@@ -271,6 +276,12 @@ class CrossDecoder(BaseModule):
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
 
     def init_weights(self) -> None:
+        if self.init_cfg is not None and self.init_cfg.get(
+                'type') == 'Pretrained':
+            from .decoder_checkpoint import load_pretrained_decoder
+            load_pretrained_decoder(self, self.init_cfg)
+            self._is_init = True
+            return
         super().init_weights()
         if self.init_cfg is None:
             init_vit_weights(self)
