@@ -6,52 +6,27 @@
 # depth in mm). winwin_vitb_nyu.py is the same model trained on 2 windows.
 _base_ = [
     'mmseg::_base_/datasets/nyu.py',
+    './_base_/models/winwin_vit-b16_upernet.py',
     './_base_/winwin_runtime.py',
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-patch_size = 16
 max_depth = 10.
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=0,  # padded depth = 0 = invalid
-    size_divisor=patch_size,
-    test_cfg=dict(size_divisor=patch_size))
+data_preprocessor = dict(seg_pad_val=0)  # padded depth = 0 = invalid
+# the segmentation model's RoPE ViT-B/16 + MultiLevelNeck, with a depth head
 model = dict(
     type='winwin_mm.WinWinDepthEstimator',
     data_preprocessor=data_preprocessor,
-    pretrained=None,
-    backbone=dict(
-        type='winwin_mm.RoPEViT',
-        arch='b',
-        patch_size=patch_size,
-        out_indices=(2, 5, 8, 11),
-        drop_path_rate=0.1,
-        rope_base=100.,
-        rope_layout='croco',
-        # e.g. init_cfg=dict(type='Pretrained', checkpoint='CroCo_V2_ViTBase_
-        # SmallDecoder.pth') (CroCo v2 / timm / mmpretrain keys are mapped)
-        init_cfg=None),
-    neck=dict(
-        type='MultiLevelNeck',
-        in_channels=[768, 768, 768, 768],
-        out_channels=768,
-        scales=[4, 2, 1, 0.5]),
     decode_head=dict(
+        _delete_=True,
         type='winwin_mm.DepthRegressionHead',
         in_channels=[768, 768, 768, 768],
         in_index=[0, 1, 2, 3],
         channels=256,
         max_depth=max_depth,
-        norm_cfg=norm_cfg,
+        norm_cfg=_base_.norm_cfg,
         align_corners=False,
         loss_decode=dict(type='winwin_mm.WindowSiLogLoss', loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    auxiliary_head=None)
 
 meta_keys = ('img_path', 'depth_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
