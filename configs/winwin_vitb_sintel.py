@@ -11,16 +11,18 @@
 # then 2 windows of 10x10 patches per frame (200 tokens, 28% of the crop, the
 # paper's best flow setting), the same boxes in both frames.
 #
-# Schedule (a design choice: the paper does not state it): AdamW lr 1e-4,
-# betas (0.9, 0.95), weight decay 0.05, gradient clipping at norm 1, 2000
-# iterations of linear warm-up, cosine decay to 0 over 200k iterations of
-# 16 pairs (8 GPUs x 2). Start encoder and decoder from CroCo v2 ViT-B
+# Schedule (configs/_base_/schedules/flow_adamw_cosine.py; a design choice:
+# the paper does not state it): AdamW lr 1e-4, betas (0.9, 0.95), weight
+# decay 0.05, gradient clipping at norm 1, 2000 iterations of linear
+# warm-up, cosine decay to 0 over 200k iterations of 16 pairs (8 GPUs x 2).
+# Start encoder and decoder from CroCo v2 ViT-B
 # (CroCo_V2_ViTBase_BaseDecoder.pth, the user brings the file): set
 # model.encoder.init_cfg and model.decoder.init_cfg to
 # dict(type='Pretrained', checkpoint=FILE), see
 # configs/_base_/models/winwin_flow_vitb.py.
 _base_ = [
-    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
+    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py',
+    './_base_/schedules/flow_adamw_cosine.py'
 ]
 
 crop_size = (368, 496)
@@ -90,19 +92,5 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='winwin_mm.FlowMetric')
 test_evaluator = val_evaluator
 
-max_iters = 200000
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95),
-                   weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-         end=2000),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 2000, eta_min=0.,
-         by_epoch=False, begin=2000, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=10000)
 default_hooks = dict(checkpoint=dict(interval=10000))
 auto_scale_lr = dict(enable=False, base_batch_size=16)

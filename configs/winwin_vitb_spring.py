@@ -15,7 +15,8 @@
 # then cosine decay to 0 over 50k iterations of 8 pairs (e.g. 8 GPUs x 1).
 # Spring has no official validation split: we hold out two training scenes.
 _base_ = [
-    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
+    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py',
+    './_base_/schedules/flow_adamw_cosine.py'
 ]
 
 data_root = 'data/spring'
@@ -59,19 +60,15 @@ val_evaluator = dict(type='winwin_mm.FlowMetric', mode='spring')
 test_evaluator = val_evaluator
 
 max_iters = 50000
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-5, betas=(0.9, 0.95),
-                   weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0))
+optim_wrapper = dict(optimizer=dict(lr=3e-5))
+warmup_iters = 1000
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-         end=1000),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 1000, eta_min=0.,
-         by_epoch=False, begin=1000, end=max_iters),
+         end=warmup_iters),
+    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters,
+         eta_min=0., by_epoch=False, begin=warmup_iters, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=5000)
+train_cfg = dict(max_iters=max_iters, val_interval=5000)
 default_hooks = dict(checkpoint=dict(interval=5000))
 load_from = None  # the Sintel-stage checkpoint (configs/winwin_vitb_sintel.py)
 # batch of 8 pairs = 8 GPUs x 1 (scale lr linearly for another total batch)

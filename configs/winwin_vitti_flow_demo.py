@@ -10,7 +10,8 @@
 #   python tools/test.py configs/winwin_vitti_flow_demo.py CKPT \
 #       [--cfg-options model.test_cfg.mode=tiled]
 _base_ = [
-    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py'
+    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py',
+    './_base_/schedules/flow_adamw_cosine.py'
 ]
 dims = 96
 flow_data = '../shared/data/flow'
@@ -70,19 +71,15 @@ val_evaluator = dict(type='winwin_mm.FlowMetric')
 test_evaluator = val_evaluator
 
 max_iters = 2000
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.95),
-                   weight_decay=0.05),
-    clip_grad=dict(max_norm=1.0))
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+warmup_iters = 100
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 100, eta_min=0.,
-         by_epoch=False, begin=100, end=max_iters),
+         end=warmup_iters),
+    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters,
+         eta_min=0., by_epoch=False, begin=warmup_iters, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=500)
+train_cfg = dict(max_iters=max_iters, val_interval=500)
 default_hooks = dict(
     checkpoint=dict(interval=500, max_keep_ckpts=2),
     logger=dict(interval=20))
