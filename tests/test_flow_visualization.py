@@ -1,6 +1,7 @@
 """Flow predictions drawn beside the ground truth and the error map: the
 panel builder, the visualizer, ``tools/test.py --show-dir`` and
-``tools/predict_flow.py --gt`` on the real pairs of ../shared/data/flow."""
+``tools/predict_flow.py --gt`` on the real pairs of ../shared/data/flow, and
+2-process ``tools/dist_test.sh`` against the single-process metric."""
 import glob
 import os
 import os.path as osp
@@ -136,3 +137,26 @@ def test_panel_leaves_the_frame_untouched():
     frame = np.full((30, 40, 3), 7, np.uint8)
     flow_panel(frame, np.zeros((30, 40, 2)), np.ones((30, 40, 2)))
     assert np.all(frame == 7)
+
+
+def test_two_process_test_accumulates_like_one(random_checkpoint, tmp_path):
+    """``tools/dist_test.sh`` with 2 processes splits the 3 real pairs
+    unevenly (2 + 1, the sampler pads one); FlowMetric's sums gathered from
+    both ranks must give exactly the single-process EPE, 1px and Fl."""
+    shared_data('flow', 'sintel_pair')
+    shared_data('flow', 'kitti2012')
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore',
+               PYTHON=sys.executable,
+               PORT=str(31500 + os.getpid() % 1000))
+    scores = []
+    for cmd in ([sys.executable, 'tools/test.py', DEMO, random_checkpoint],
+                ['bash', 'tools/dist_test.sh', DEMO, random_checkpoint,
+                 '2']):
+        out = subprocess.run(
+            cmd + ['--work-dir', str(tmp_path / str(len(scores)))],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        log = out.stdout + out.stderr
+        assert out.returncode == 0, log[-3000:]
+        scores.append(re.findall(r'(EPE|1px|Fl): (\d+\.\d+)', log))
+    assert 'GPU number: 2' in log  # MMEngine's wording for the world size
+    assert scores[0] and scores[0] == scores[1], scores
