@@ -74,9 +74,8 @@ def convert_decoder_state_dict(state: Dict[str, torch.Tensor], fmt: str,
     if fmt not in FORMATS:
         raise ValueError(f'Unknown decoder checkpoint format {fmt!r}; use '
                          f'one of {FORMATS}.')
-    for strip in ('module.', ):
-        if state and all(k.startswith(strip) for k in state):
-            state = {k[len(strip):]: v for k, v in state.items()}
+    if state and all(k.startswith('module.') for k in state):  # DDP save
+        state = {k[len('module.'):]: v for k, v in state.items()}
     if fmt == 'auto':
         fmt = detect_decoder_format(state)
     if not prefix and fmt == 'native' and any(
