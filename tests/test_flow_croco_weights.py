@@ -255,3 +255,31 @@ def test_flow_model_starts_from_one_croco_file(croco_file):
         ours = model.decoder(e1, e2, pos, pos)
     ref = croco_decoder(st, r1, r2, pos, pos, HEADS, 2)
     torch.testing.assert_close(ours[2], ref[1], rtol=0, atol=1e-4)
+
+
+def test_native_flow_checkpoint_decoder_loads(tmp_path):
+    """The decoder of a saved WinWinFlow (keys under ``decoder.``) loads
+    into a decoder of the same shape, every tensor equal."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='winwin_mm.WinWinFlow',
+        encoder=dict(type='winwin_mm.RoPEViT',
+                     arch=dict(embed_dims=ENC, num_layers=1,
+                               num_heads=HEADS),
+                     patch_size=P, out_indices=(0, )),
+        decoder=dict(embed_dims=DEC, num_layers=2, num_heads=HEADS,
+                     out_indices=(0, 1, 1), offset_readout=True),
+        head=dict(hidden_channels=(8, 8, 16, 16), features=8,
+                  head_channels=8)))
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict(), meta={}),
+               tmp_path / 'flow.pth')
+    dec = CrossDecoder(in_dims=ENC, embed_dims=DEC, num_layers=2,
+                       num_heads=HEADS, offset_readout=True,
+                       init_cfg=dict(type='Pretrained',
+                                     checkpoint=str(tmp_path / 'flow.pth')))
+    dec.init_weights()
+    want = model.decoder.state_dict()
+    got = dec.state_dict()
+    assert set(got) == set(want)
+    assert all(torch.equal(got[k], want[k]) for k in want)
