@@ -7,7 +7,7 @@ every head are permuted so the rotation is the same.
 """
 import re
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -119,15 +119,40 @@ def convert_state_dict(state: Dict[str, torch.Tensor], fmt: str,
             k = re.sub(pat, rep, k)
         if not _DROP.match(k):
             out[k] = v
-    src_layout = _SOURCE_LAYOUT.get(fmt, rope_layout)
-    if src_layout != rope_layout:
-        for k in [k for k in out if k.endswith(('attn.qkv.weight',
-                                                'attn.qkv.bias'))]:
-            out[k] = permute_qk(out[k], num_heads,
-                                layout_permutation(
-                                    out[k].shape[0] // 3 // num_heads,
-                                    src_layout, rope_layout))
+    permute_qk_layout(out, num_heads, _SOURCE_LAYOUT.get(fmt, rope_layout),
+                      rope_layout)
     return out
+
+
+def permute_qk_layout(state: Dict[str, torch.Tensor], num_heads: int,
+                      src_layout: str, dst_layout: str) -> None:
+    """In place: the q/k rows of every fused ``*attn.qkv`` weight and bias
+    (self- and cross-attention) from ``src_layout`` to ``dst_layout``."""
+    if src_layout == dst_layout:
+        return
+    for k in [k for k in state if k.endswith(('attn.qkv.weight',
+                                              'attn.qkv.bias'))]:
+        head_dim = state[k].shape[0] // 3 // num_heads
+        state[k] = permute_qk(state[k], num_heads,
+                              layout_permutation(head_dim, src_layout,
+                                                 dst_layout))
+
+
+def key_mismatch(own: Dict[str, torch.Tensor],
+                 state: Dict[str, torch.Tensor],
+                 may_miss: Sequence[str] = ()) -> str:
+    """'' when ``state`` fits a model whose state dict is ``own`` (keys in
+    ``may_miss`` may be absent), else the missing keys, unexpected keys and
+    shape mismatches, one line each, for the loader's error."""
+    shape_err = [f'{k}: checkpoint {tuple(v.shape)} vs model '
+                 f'{tuple(own[k].shape)}' for k, v in state.items()
+                 if k in own and own[k].shape != v.shape]
+    missing = sorted(set(own) - set(state) - set(may_miss))
+    unexpected = sorted(set(state) - set(own))
+    if not (missing or unexpected or shape_err):
+        return ''
+    return (f'  missing keys: {missing}\n  unexpected keys: {unexpected}\n'
+            f'  shape mismatches: {shape_err}\n')
 
 
 def permute_qk(w: torch.Tensor, num_heads: int,
@@ -168,19 +193,14 @@ def load_pretrained(model, init_cfg: dict, fmt: str = 'auto') -> None:
     for k in ('rope.freqs_y', 'rope.freqs_x'):
         if k in state and state[k].dim() == 2:  # shared by all blocks
             state[k] = state[k].expand_as(own[k]).clone()
-    shape_err = [f'{k}: checkpoint {tuple(v.shape)} vs model '
-                 f'{tuple(own[k].shape)}' for k, v in state.items()
-                 if k in own and own[k].shape != v.shape]
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected or shape_err:
+    mismatch = key_mismatch(own, state)
+    if mismatch:
         raise RuntimeError(
             f'Checkpoint {path} (read as {used_fmt!r} format) does not match '
             f'RoPEViT(embed_dims={model.embed_dims}, num_layers='
             f'{model.num_layers}, with_cls_token={model.cls_token is not None}'
             f', layer_scale={hasattr(model.blocks[0].ls1, "gamma")}).\n'
-            f'  missing keys: {missing}\n  unexpected keys: {unexpected}\n'
-            f'  shape mismatches: {shape_err}\n'
+            + mismatch +
             'Fix: choose the arch / with_cls_token / layer_scale_init_value '
             'of the checkpoint, or set init_cfg format= one of '
             f'{FORMATS[1:]}.')

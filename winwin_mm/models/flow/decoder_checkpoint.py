@@ -33,8 +33,8 @@ import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 
-from ..backbones.checkpoint_mapping import permute_qk, read_state_dict
-from ..rope import layout_permutation
+from ..backbones.checkpoint_mapping import (key_mismatch, permute_qk_layout,
+                                             read_state_dict)
 
 FORMATS = ('auto', 'croco', 'native')
 _CROCO_RULES = [(r'^dec_blocks\.', 'blocks.'), (r'^dec_norm\.', 'norm.')]
@@ -95,12 +95,7 @@ def convert_decoder_state_dict(state: Dict[str, torch.Tensor], fmt: str,
             k = re.sub(pat, rep, k)
         out[k] = v
     _fuse_cross_qkv(out)
-    if rope_layout != 'croco':
-        for k in [k for k in out if k.endswith(('attn.qkv.weight',
-                                                'attn.qkv.bias'))]:
-            hd = out[k].shape[0] // 3 // num_heads
-            out[k] = permute_qk(out[k], num_heads,
-                                layout_permutation(hd, 'croco', rope_layout))
+    permute_qk_layout(out, num_heads, 'croco', rope_layout)
     return out
 
 
@@ -127,19 +122,14 @@ def load_pretrained_decoder(decoder: nn.Module, init_cfg: dict) -> None:
                                        init_cfg.get('prefix', ''))
     own = decoder.state_dict()
     new = sorted(k for k in set(own) - set(state) if '.offset_proj.' in k)
-    missing = sorted(set(own) - set(state) - set(new))
-    unexpected = sorted(set(state) - set(own))
-    shape_err = [f'{k}: checkpoint {tuple(v.shape)} vs model '
-                 f'{tuple(own[k].shape)}' for k, v in state.items()
-                 if k in own and own[k].shape != v.shape]
-    if not state or missing or unexpected or shape_err:
+    mismatch = key_mismatch(own, state, may_miss=new)
+    if mismatch:
         raise RuntimeError(
             f'Checkpoint {path} (read as {used!r} format) does not match '
             f'CrossDecoder(in_dims={decoder.decoder_embed.in_features}, '
             f'embed_dims={decoder.embed_dims}, num_layers='
             f'{decoder.num_layers}, num_heads={decoder.num_heads}).\n'
-            f'  missing keys: {missing}\n  unexpected keys: {unexpected}\n'
-            f'  shape mismatches: {shape_err}\n'
+            + mismatch +
             'Fix: set the decoder embed_dims / num_layers / num_heads of the '
             'checkpoint (CroCo v2 ViT-B "BaseDecoder": 768 / 12 / 12), or '
             f'init_cfg format= one of {FORMATS[1:]} (and prefix=).')
