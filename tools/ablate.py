@@ -236,7 +236,7 @@ def write_reports(out: str, summary: dict) -> None:
     # win1 with slide test) sit on top of each other
     markers = 'osD^vP*Xh'
     for i, (name, r) in enumerate(summary['variants'].items()):
-        ax.scatter(r['train_s'], r['mIoU'], marker=markers[i % 9],
+        ax.scatter(r['train_s'], r['mIoU'], marker=markers[i % len(markers)],
                    label=f'{name} ({r["mIoU"]:.1f})')
     ax.legend(loc='lower right', fontsize=8)
     ax.set_xlabel('training time (s)')
