@@ -1,7 +1,7 @@
 # Two commands do all set-up: `make demo` and `make test`.
 # Both create or update the virtual environment in .venv first (fast when it
-# is up to date). WHEELHOUSE=<dir> points at prebuilt wheels (mmcv 2.1.0);
-# without it mmcv is built from source once (about 30 minutes on 2 cores).
+# is up to date). Nothing is compiled: mmcv-lite 2.1.0 is installed by default;
+# MMCV_FULL=1 (with WHEELHOUSE=<dir of wheels>) installs the full mmcv instead.
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): setup.py requirements/runtime.txt requirements/dev.txt tools/install_env.sh
+$(STAMP): setup.py requirements/runtime.txt requirements/dev.txt requirements/mmcv_lite.txt tools/install_env.sh
 	bash tools/install_env.sh
 	touch $(STAMP)
 

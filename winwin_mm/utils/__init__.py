@@ -1,3 +1,1 @@
-from .torch_compat import register_checkpoint_safe_globals
-
-__all__ = ['register_checkpoint_safe_globals']
+"""Small helpers: version checks, mmcv-lite support, checkpoint loading, launch."""
