@@ -34,11 +34,14 @@ def test_vitb_seg_configs_default_to_bf16_and_fused_adamw(name):
     assert ow.optimizer.type == 'AdamW' and ow.optimizer.fused is True
     assert ow.constructor == 'winwin_mm.LayerDecayOptimWrapperConstructor'
     assert cfg.compile is False  # documented switch, off by default
+    assert cfg.model.channels_last and cfg.model.resize_in_compute_dtype
 
 
 @pytest.mark.parametrize('name', CPU_CONFIGS)
 def test_cpu_configs_do_not_need_cuda(name):
-    ow = _cfg(name).optim_wrapper
+    cfg = _cfg(name)
+    assert not cfg.model.get('channels_last', False)  # unchanged
+    ow = cfg.optim_wrapper
     assert ow.type == 'OptimWrapper'
     assert optim_wrapper_without_cuda(copy.deepcopy(ow)) is False
 
@@ -92,3 +95,13 @@ def test_fused_adamw_step_equals_unfused():
         # the steps moved the weights (not a vacuous comparison)
         assert max((a - s).abs().max() for a, s in zip(p_fused, start)) > \
             steps * 5e-3
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_cuda_graph_compile_mode_is_refused_without_cuda():
+    cfg = _cfg('winwin_vitb_bdd100k')
+    cfg.compile = dict(mode='reduce-overhead')
+    args = SimpleNamespace(launcher='none', cfg_options=None,
+                           work_dir='/tmp/unused', config='x.py', amp=False)
+    with pytest.raises(SystemExit, match='CUDA graphs and needs a CUDA GPU'):
+        prepare_cfg(cfg, args)

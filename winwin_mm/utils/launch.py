@@ -47,6 +47,13 @@ def prepare_cfg(cfg: Config, args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    compile_cfg = cfg.get('compile', None)
+    if (isinstance(compile_cfg, dict)
+            and compile_cfg.get('mode') == 'reduce-overhead'
+            and not torch.cuda.is_available()):
+        raise SystemExit('compile=dict(mode=\'reduce-overhead\') captures '
+                         'the step in CUDA graphs and needs a CUDA GPU; on '
+                         'this machine use compile=True or drop it.')
     if not torch.cuda.is_available():
         if optim_wrapper_without_cuda(cfg.get('optim_wrapper', {})):
             print_log('No CUDA device: AmpOptimWrapper (mixed precision) '

@@ -6,6 +6,8 @@ from mmseg.utils import add_prefix
 from torch import nn
 
 from winwin_mm.registry import MODELS
+from ..fast_dense import resize_in_compute_dtype as _resize_in_compute_dtype
+from ..fast_dense import use_channels_last
 from ..losses.accuracy import sync_free_accuracy
 from .label_check import LabelRangeCheck
 from .windowed_segmentor import WindowedSegmentorMixin
@@ -64,15 +66,32 @@ class WinWinEncoderDecoder(WindowedSegmentorMixin, EncoderDecoder):
             On CPU at once; on a GPU the result is read at a later step (at
             the latest at the next validation) without stalling the device.
             Default: True.
+        channels_last (bool): neck and heads in channels-last memory format
+            (:func:`~winwin_mm.models.fast_dense.use_channels_last`).
+            Default: False.
+        resize_in_compute_dtype (bool): under autocast, the resizes of the
+            neck and heads run in the autocast dtype (bf16) instead of
+            float32 (:func:`~winwin_mm.models.fast_dense.
+            resize_in_compute_dtype`). Default: False.
         All other ``EncoderDecoder`` arguments apply; the backbone must accept
         ``windows=`` / ``token_index=`` (``winwin_mm.RoPEViT``).
     """
     gt_field = 'gt_sem_seg'
 
-    def __init__(self, *args, check_labels: bool = True, **kwargs) -> None:
+    def __init__(self, *args, check_labels: bool = True,
+                 channels_last: bool = False,
+                 resize_in_compute_dtype: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.check_labels = check_labels
         self.label_check = LabelRangeCheck()
+        dense = [getattr(self, 'neck', None), self.decode_head]
+        aux = getattr(self, 'auxiliary_head', None)
+        dense += list(aux) if isinstance(aux, nn.ModuleList) else [aux]
+        for m in filter(None, dense):
+            if channels_last:
+                use_channels_last(m)
+            if resize_in_compute_dtype:
+                _resize_in_compute_dtype(m)
 
     def dropped_value(self) -> int:
         return self.decode_head.ignore_index
