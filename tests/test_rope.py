@@ -298,6 +298,9 @@ def test_bf16_autocast_rotates_in_bf16(layout, mixed):
     torch.testing.assert_close(out.float(), ref, rtol=0, atol=3e-2)
     # outside autocast the tables stay float32
     assert rope(pos)[0].dtype == torch.float32
+    # devices without autocast (meta, used for shape/FLOP tracing) work
+    cos_meta, _ = rope.to('meta')(pos.to('meta'))
+    assert cos_meta.shape == cos.shape and cos_meta.dtype == torch.float32
 
 
 def test_rotation_op_count_forward_and_backward():
@@ -312,3 +315,27 @@ def test_rotation_op_count_forward_and_backward():
     bwd = count_ops(out.backward, torch.ones_like(out))
     assert sum(fwd.values()) == 3, fwd
     assert sum(bwd.values()) <= 5, bwd
+
+
+def test_add_drop_path_equals_residual_plus_drop_path():
+    """The fused residual + drop path (one addcmul) draws the same mask as
+    drop_path and gives x + drop_path(y) to fp32 rounding, with the same
+    gradients."""
+    from winwin_mm.models.backbones.vit_layers import add_drop_path, drop_path
+    x = torch.randn(8, 5, 16, requires_grad=True)
+    y = torch.randn(8, 5, 16, requires_grad=True)
+    g = torch.randn(8, 5, 16)
+    torch.manual_seed(3)
+    ref = x + drop_path(y, 0.4, True)
+    gr = torch.autograd.grad(ref, (x, y), g)
+    torch.manual_seed(3)
+    out = add_drop_path(x, y, 0.4, True)
+    go = torch.autograd.grad(out, (x, y), g)
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    for a, b in zip(go, gr):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    dropped = (ref == x).all(dim=(1, 2))
+    assert 0 < int(dropped.sum()) < 8  # some samples dropped, not all
+    torch.testing.assert_close(add_drop_path(x, y, 0.4, False), x + y)
+    ops = count_ops(add_drop_path, x, y, 0.4, True)
+    assert sum(ops.values()) == 3, ops  # bernoulli_, div_ (B values), addcmul

@@ -53,7 +53,8 @@ class ComputeDtypeResize(TorchFunctionMode):
         if func is F.interpolate:
             x = args[0] if args else kwargs['input']
             dev = x.device.type
-            if torch.is_autocast_enabled(dev) and \
+            if torch.amp.is_autocast_available(dev) and \
+                    torch.is_autocast_enabled(dev) and \
                     x.dtype == torch.get_autocast_dtype(dev):
                 with torch.autocast(dev, enabled=False):
                     return func(*args, **kwargs)

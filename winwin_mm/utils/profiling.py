@@ -50,6 +50,7 @@ _INDEX_OPS = {'aten::index', 'aten::index_put', 'aten::index_put_',
 _COPY_OPS = {'aten::_to_copy', 'aten::copy_', 'aten::_copy_from'}
 # no kernel of their own: allocation or metadata only
 _NO_KERNEL = {'aten::empty', 'aten::empty_strided', 'aten::empty_like',
+              'aten::new_empty', 'aten::new_empty_strided',
               'aten::detach', 'aten::lift_fresh', 'aten::_to_copy_meta',
               'aten::set_', 'aten::resize_', 'aten::_local_scalar_dense',
               'aten::_unsafe_view', 'aten::_reshape_alias'}

@@ -36,6 +36,17 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * keep / (1 - p)
 
 
+def add_drop_path(x: torch.Tensor, y: torch.Tensor, p: float,
+                  training: bool) -> torch.Tensor:
+    """``x + drop_path(y, p, training)`` in one elementwise kernel
+    (``addcmul`` with the per-sample keep / (1 - p) factor; the mask is
+    drawn exactly as in :func:`drop_path`). x, y: (B, ...) -> (B, ...)."""
+    if p == 0. or not training:
+        return x + y
+    keep = y.new_empty((y.shape[0], ) + (1, ) * (y.dim() - 1)).bernoulli_(1 - p)
+    return torch.addcmul(x, y, keep.div_(1 - p))
+
+
 class LayerScale(nn.Module):
     """Per-channel learnable scale ``gamma * x``."""
 
@@ -136,6 +147,6 @@ class RoPEBlock(nn.Module):
                 attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x: (B, N, C) -> (B, N, C)."""
         y = self.ls1(self.attn(self.norm1(x), rope, num_prefix, attn_mask))
-        x = x + drop_path(y, self.drop_path, self.training)
+        x = add_drop_path(x, y, self.drop_path, self.training)
         y = self.ls2(self.mlp(self.norm2(x)))
-        return x + drop_path(y, self.drop_path, self.training)
+        return add_drop_path(x, y, self.drop_path, self.training)
