@@ -121,3 +121,24 @@ def test_bf16_resizes_stay_bf16_and_match_fp32(models):
     for n in g_32:
         assert rel(g_fast, g_bf, n) < 3e-2, n
         assert rel(g_fast, g_32, n) <= 1.1 * rel(g_bf, g_32, n) + 1e-2, n
+
+
+def test_compiled_neck_and_heads_have_no_graph_breaks():
+    """torch.compile of the neck and heads (as the benchmark compiles them)
+    with both options on, under bf16 autocast: the hooks and the resize
+    mode add no graph break (dynamo's capture only: backend='eager')."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+    model = build_model(**OPTIONS).train()
+    model.label_check.deferred = True
+    for name in ('neck', 'decode_head', 'auxiliary_head'):
+        mod = getattr(model, name)
+        mod.forward = torch.compile(mod.forward, backend='eager')
+    torch._dynamo.reset()
+    counters['graph_break'].clear()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model.loss(torch.randn(2, 3, H, W), samples(BOXES))
+    total(losses).backward()
+    assert dict(counters['graph_break']) == {}
+    assert counters['stats']['unique_graphs'] >= 3  # they were compiled
+    torch._dynamo.reset()
