@@ -139,6 +139,10 @@ class _SyncMode(TorchDispatchMode):
             if not (isinstance(dst, torch.Tensor) and dst.device.type == 'cpu'
                     and src.device.type not in ('cpu', 'meta')):
                 reason = None
+            elif name == 'aten::copy_' and (
+                    len(args) > 2 and args[2] or kwargs.get('non_blocking')) \
+                    and dst.is_pinned():
+                reason = None  # into pinned memory without blocking
         if reason is not None:
             self.events.append(SyncEvent(name, reason, _caller(), on_device))
         return out
