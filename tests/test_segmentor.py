@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import winwin_mm  # noqa: F401  (registers components)
-from winwin_mm.models.segmentors.window_crop import crop_to_windows  # noqa
+from winwin_mm.models.segmentors.window_crop import crop_samples_to_windows  # noqa
 
 
 # these tests build mmseg components by their mmseg names
@@ -135,7 +135,7 @@ def test_gt_outside_windows_is_ignored(model):
 
 def test_crop_to_windows_order_and_content(model):
     s = samples(BOXES, seed=3)
-    crops = crop_to_windows(s, torch.tensor(BOXES), model.patch_size)
+    crops = crop_samples_to_windows(s, torch.tensor(BOXES), model.patch_size)
     assert len(crops) == 4
     for i, c in enumerate(crops):
         b, n = divmod(i, 2)
