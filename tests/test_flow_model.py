@@ -447,3 +447,36 @@ def test_predict_flow_tool_writes_flo_and_png(tmp_path):
         ])
         assert read_flo(flo).shape == (40, 72, 2)
         assert cv2.imread(png).shape == (40, 72, 3)
+
+
+def test_layer_decay_groups_the_flow_encoder_blocks():
+    """Acceptance (issue 14): layer-wise lr decay follows WinWinFlow's
+    encoder (declared by ``vit_encoder`` / ``group_matcher``), per block."""
+    from mmengine.optim import build_optim_wrapper
+    model = build(encoder=dict(
+        type='winwin_mm.RoPEViT',
+        arch=dict(embed_dims=32, num_layers=3, num_heads=2), patch_size=P,
+        out_indices=(2, )))
+    base, rate = 1e-3, 0.5
+    wrapper = build_optim_wrapper(model, dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=base, weight_decay=0.05),
+        constructor='winwin_mm.LayerDecayOptimWrapperConstructor',
+        paramwise_cfg=dict(layer_decay_rate=rate)))  # num_layers: encoder's
+
+    def lr_of(param):
+        hits = [g['lr'] for g in wrapper.optimizer.param_groups
+                if any(p is param for p in g['params'])]
+        assert len(hits) == 1
+        return hits[0]
+
+    enc = model.encoder
+    assert lr_of(enc.patch_embed.proj.weight) == pytest.approx(base * rate**4)
+    for i, blk in enumerate(enc.blocks):  # decayed block by block
+        assert lr_of(blk.attn.qkv.weight) == pytest.approx(
+            base * rate**(3 - i))
+    for p in (enc.norm.weight, model.decoder.blocks[0].attn.qkv.weight,
+              model.head.head['conv3'].weight):
+        assert lr_of(p) == pytest.approx(base)
+    assert sum(len(g['params']) for g in wrapper.optimizer.param_groups) == \
+        len(list(model.parameters()))
