@@ -251,8 +251,14 @@ def test_flow_mixture_repeats_members_with_one_pipeline():
     """FlowMixtureDataset = ConcatDataset of RepeatDataset members, every
     member with the mixture's pipeline (the Sintel-stage configs use it)."""
     from mmengine.dataset import ConcatDataset, RepeatDataset
+    from mmengine.registry import DefaultScope
 
     from winwin_mm.registry import DATASETS
+    with DefaultScope.overwrite_default_scope('winwin_mm'):
+        _check_mixture(DATASETS, ConcatDataset, RepeatDataset)
+
+
+def _check_mixture(DATASETS, ConcatDataset, RepeatDataset):
     pipeline = [dict(type='winwin_mm.LoadFlowPair'),
                 dict(type='winwin_mm.FlowRandomCrop', crop_size=(64, 96)),
                 dict(type='winwin_mm.PackFlowInputs')]

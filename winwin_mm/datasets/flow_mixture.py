@@ -39,5 +39,8 @@ class FlowMixtureDataset(ConcatDataset):
                 raise ValueError(f'repeat factors must be >= 1, got {times}.')
             ds = DATASETS.build(dict(copy.deepcopy(cfg),
                                      pipeline=copy.deepcopy(list(pipeline))))
-            members.append(ds if times == 1 else RepeatDataset(ds, int(times)))
+            # ConcatDataset takes datasets or configs (not wrapper
+            # instances): a config whose type is the class needs no lookup
+            members.append(ds if times == 1 else dict(
+                type=RepeatDataset, times=int(times), dataset=ds))
         super().__init__(members, **kwargs)
