@@ -26,10 +26,14 @@ ARCH_SETTINGS: Dict[str, dict] = {
 class RoPEViT(BaseModule):
     """Plain ViT with 2-D RoPE and no absolute position embedding.
 
-    ``forward(x)`` runs on every token of the (padded) image; with ``windows``
-    it gathers only the tokens of those boxes, with their true grid positions,
-    so the sequence is short (Win-Win training); with ``token_index`` it keeps
-    an arbitrary token subset (the random-token ablation).
+    ``forward(x)`` runs on every token of the (padded) image; with a
+    :class:`~winwin_mm.token_selection.TokenSelection` (built by
+    :meth:`select_tokens` from window boxes or kept token indices) it keeps
+    only those tokens, with their true grid positions, so the sequence is
+    short (Win-Win training; the random-token ablation). The selection is
+    built on the host once per step; the forward on it has no host-device
+    sync and no graph break under ``torch.compile``. ``forward(x,
+    windows=...)`` / ``forward(x, token_index=...)`` build it in place.
 
     Args:
         arch (str | dict): ``'ti'``, ``'s'``, ``'b'``, ``'l'`` or a dict with
@@ -57,7 +61,7 @@ class RoPEViT(BaseModule):
     Shapes:
         x: (B, C_in, H, W), any H, W (padded right/bottom to the patch size).
         windows: (B, N, 4) patch-unit boxes ``(y0, x0, y1, x1)``, one square
-            size for the batch.
+            size for the batch (host array or tensor).
         returns: tuple of (B*N, C, s, s) with windows; (B, C, ceil(H/p),
             ceil(W/p)) otherwise (token_index mode scatters kept tokens back
             onto that full grid, zeros elsewhere).

@@ -9,7 +9,8 @@
 
 Training (Win-Win): only the tokens of the windows in
 ``metainfo['window_boxes']`` ((N, 4) patch units, from ``RandomWindows``)
-go through the model, with their true grid positions; the head runs on each
+go through the model, with their true grid positions (the encoder's
+:class:`~winwin_mm.token_selection.TokenSelection`); the head runs on each
 window's grid and the ground truth is cropped to the same windows. Test:
 the whole image in one pass (``test_cfg=dict(mode='whole')``) or, as the
 baseline, overlapping tiles blended with the predicted confidence
@@ -254,8 +255,11 @@ class WinWinFlow(BaseFlowEstimator):
         loss = self.loss_module(pred, flow, valid=valid)
         name = getattr(self.loss_module, 'loss_name', 'loss_flow')
         with torch.no_grad():
-            epe = (pred[:, :2] - flow).norm(dim=1)[valid]
-            epe = epe.mean() if epe.numel() else epe.new_zeros(())
+            # masked mean without boolean indexing (no host-device sync);
+            # 0 when no pixel is valid
+            v = valid.to(pred.dtype)
+            epe = ((pred[:, :2] - flow).norm(dim=1) * v).sum() / \
+                v.sum().clamp(min=1.)
         return {name: loss, 'epe': epe}
 
     # ------------------------------------------------------------ inference
