@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--compile', action='store_true',
                    help='torch.compile the forward of encoder/decoder, neck '
                    'and heads; reports graph breaks')
+    p.add_argument('--compile-backend', default='inductor',
+                   help="torch.compile backend; 'eager' captures the graphs "
+                   '(same graph breaks) without code generation, which is '
+                   'slow on CPU')
     p.add_argument('--steps', type=int, default=30,
                    help='timed steps per case (p10/p50/p90 over them)')
     p.add_argument('--warmup', type=int, default=2,
@@ -96,6 +100,7 @@ def settings_from_args(args) -> BenchSettings:
         task=args.task, arch=args.arch,
         size=parse_size(args.size) if args.size is not None else None,
         device=args.device, dtype=args.dtype, compile=args.compile,
+        compile_backend=args.compile_backend,
         steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
         infer_batch_size=args.infer_batch_size,
         head_channels=args.head_channels, num_classes=args.num_classes,

@@ -14,12 +14,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 from mmengine.config import Config
 
 from winwin_mm.windows import (WindowSizeError, check_fits,
                                window_side_from_fraction)
+from .batches import make_batches
+from .batches import pipeline_patch_size as _patch_size
 from .hardware import AMP_DTYPES
 from .settings import (ARCHS, TASK_CONFIGS, TRAIN_CASES, BenchmarkSetupError,
                        BenchSettings)
@@ -31,7 +32,6 @@ COMPONENTS = {
     'seg': (('backbone', ), ('neck', 'decode_head', 'auxiliary_head')),
     'flow': (('encoder', 'decoder'), ('head', )),
 }
-NUM_BATCHES = 4  # distinct synthetic batches, cycled
 
 
 @dataclass
@@ -155,11 +155,6 @@ def geometry(s: BenchSettings, cfg: Config) -> Geometry:
     return Geometry(grid, n, side, crop)
 
 
-def _patch_size(cfg: Config) -> int:
-    m = cfg.model
-    return (m.get('backbone') or m.get('encoder')).get('patch_size', 16)
-
-
 def _registries(task: str):
     import winwin_mm  # noqa: F401  (registers the components)
     if task == 'seg':
@@ -169,62 +164,6 @@ def _registries(task: str):
         return 'mmseg', MODELS, TRANSFORMS
     from winwin_mm.registry import MODELS, TRANSFORMS
     return 'winwin_mm', MODELS, TRANSFORMS
-
-
-def _synthetic_results(task: str, hw, num_classes: int,
-                       rng: np.random.Generator, i: int) -> dict:
-    """What the loading / augmentation transforms would hand over."""
-    h, w = hw
-    common = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.),
-                  flip=False, flip_direction=None)
-    if task == 'seg':
-        return dict(common, img=rng.integers(0, 256, (h, w, 3), np.uint8),
-                    gt_seg_map=rng.integers(0, num_classes, (h, w),
-                                            np.uint8),
-                    seg_fields=['gt_seg_map'], reduce_zero_label=False,
-                    img_path=f'synthetic_{i}.png',
-                    seg_map_path=f'synthetic_{i}_label.png')
-    return dict(common, img1=rng.integers(0, 256, (h, w, 3), np.uint8),
-                img2=rng.integers(0, 256, (h, w, 3), np.uint8),
-                gt_flow_fw=rng.normal(0, 8, (h, w, 2)).astype(np.float32),
-                gt_valid_fw=np.ones((h, w), np.float32),
-                img1_path=f'synthetic_{i}_1.png',
-                img2_path=f'synthetic_{i}_2.png')
-
-
-def make_batches(s: BenchSettings, cfg: Config, name: str, geo: Geometry,
-                 transforms_registry, count: int = NUM_BATCHES) -> list:
-    """Synthetic batches through the tail of the config's own pipeline:
-    from its ``RandomWindows`` (window side / count set to the run's
-    geometry) or, without one, its last transform (the packer)."""
-    from mmengine.dataset import Compose, pseudo_collate
-    train = name in TRAIN_CASES
-    pipeline = [dict(t) for t in (cfg.train_pipeline if train else
-                                  cfg.test_pipeline)]
-    idx = [i for i, t in enumerate(pipeline)
-           if str(t['type']).endswith('RandomWindows')]
-    tail = pipeline[idx[0]:] if idx else pipeline[-1:]
-    for t in tail:
-        if str(t['type']).endswith('RandomWindows'):
-            t.pop('token_fraction', None)
-            t['patch_size'] = _patch_size(cfg)
-            if name == 'crop_train':
-                t.update(num_windows=1, window_size=geo.crop_side)
-            else:
-                t.update(num_windows=geo.num_windows, window_size=geo.side)
-    compose = Compose([transforms_registry.build(t) for t in tail])
-    rng = np.random.default_rng(s.seed)
-    np.random.seed(s.seed)  # RandomWindows samples from numpy's global RNG
-    num_classes = (cfg.model.decode_head.num_classes
-                   if s.task == 'seg' else 0)
-    per = s.batch_size if train else s.infer_batch_size
-    batches = []
-    for b in range(count):
-        samples = [compose(_synthetic_results(s.task, s.image_size,
-                                              num_classes, rng, b * per + j))
-                   for j in range(per)]
-        batches.append(pseudo_collate(samples))
-    return batches, tail
 
 
 def _optim_cfg(cfg: Config, s: BenchSettings, device: torch.device) -> dict:
@@ -332,15 +271,16 @@ def build_case(s: BenchSettings, name: str, device: torch.device,
                 s.infer_batch_size, tokens, groups, info)
 
 
-def compile_model(model: torch.nn.Module, groups: Dict[str, List[str]]
-                  ) -> List[str]:
+def compile_model(model: torch.nn.Module, groups: Dict[str, List[str]],
+                  backend: str = 'inductor') -> List[str]:
     """``torch.compile`` the forward of the timed parts (backbone / encoder,
     decoder, neck, heads); the data preprocessor, the loss computation
     outside the heads' forward and the optimizer stay eager. Returns the
-    compiled attribute names. Module hooks stay outside the compiled
-    regions (``nn.Module.__call__`` runs them around ``forward``)."""
+    compiled attribute names. ``backend='eager'`` runs dynamo's graph
+    capture only (the same graph breaks, without inductor's code
+    generation, which is slow on CPU)."""
     names = [n for g in groups.values() for n in g]
     for n in names:
         m = getattr(model, n)
-        m.forward = torch.compile(m.forward)
+        m.forward = torch.compile(m.forward, backend=backend)
     return names

@@ -84,7 +84,7 @@ def measure_case(s: BenchSettings, name: str, sdpa: str, root: str,
             case.step()
         synchronize(device)
         heads.remove()
-        compiled = (compile_model(case.model, case.groups)
+        compiled = (compile_model(case.model, case.groups, s.compile_backend)
                     if s.compile else [])
         timer = StepTimer(case.model, case.groups, device,
                           case.optim_wrapper)
@@ -219,7 +219,8 @@ def run_benchmark(s: BenchSettings,
         windows=geo.as_dict(patch),
         batch_size=dict(train=s.batch_size, infer=s.infer_batch_size),
         steps=s.steps, warmup=s.warmup,
-        compile=dict(enabled=s.compile, backend='inductor', mode='default',
+        compile=dict(enabled=s.compile, backend=s.compile_backend,
+                     mode='default',
                      scope='forward of encoder/decoder, neck and heads'),
         case_order=order, threads=s.threads,
         load_average_start=load_average(), isolated_processes=isolated,

@@ -66,6 +66,7 @@ class BenchSettings:
     device: str = 'cpu'
     dtype: str = 'fp32'
     compile: bool = False
+    compile_backend: str = 'inductor'  # 'eager': dynamo only (graph breaks)
     steps: int = 30
     warmup: int = 2
     batch_size: int = 2  # training images (pairs) per step
