@@ -58,12 +58,23 @@ def test_prepare_cfg_without_cuda_runs_amp_configs_in_fp32():
     assert ow.paramwise_cfg.layer_decay_rate == 0.65
 
 
+class _Tiny(torch.nn.Module):
+    """A RoPE ViT declared as the model's ViT encoder (for layer decay)."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = RoPEViT(arch=dict(embed_dims=32, num_layers=2,
+                                          num_heads=2), patch_size=8,
+                                out_indices=(1, ))
+
+    @property
+    def vit_encoder(self):
+        return self.backbone
+
+
 def _steps(optim_cfg, steps=3):
     torch.manual_seed(0)
-    model = torch.nn.Module()
-    model.backbone = RoPEViT(arch=dict(embed_dims=32, num_layers=2,
-                                       num_heads=2), patch_size=8,
-                             out_indices=(1, ))
+    model = _Tiny()
     model.backbone.init_weights()
     wrapper = build_optim_wrapper(model, copy.deepcopy(optim_cfg))
     x = torch.randn(2, 3, 32, 32)
@@ -73,7 +84,10 @@ def _steps(optim_cfg, steps=3):
     return wrapper, [p.detach().clone() for p in model.parameters()]
 
 
-def test_fused_adamw_step_equals_unfused():
+def test_fused_adamw_step_equals_unfused(mmseg_scope):
+    # default scope mmseg, as the Runner sets it from the config: MMEngine
+    # then finds winwin_mm.LayerDecayOptimWrapperConstructor among
+    # MMSegmentation's child registries
     ow = _cfg('winwin_vitb_bdd100k').optim_wrapper.to_dict()
     optim_wrapper_without_cuda(ow)
     ow['paramwise_cfg']['num_layers'] = 2
