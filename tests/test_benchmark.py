@@ -260,6 +260,8 @@ def test_graph_break_counter():
             torch.compile(fn, backend='eager')(t)
         assert (out['graph_breaks'] >= 1) == bool(breaks), out
         assert bool(out['reasons']) == bool(breaks)
+        assert any('with_item' in k for k in out['locations']) == \
+            bool(breaks), out['locations']
 
 
 def test_layer_flops_formula():

@@ -6,6 +6,8 @@ carry the names of the utilities task B adds in ``winwin_mm/utils/
 profiling.py``; these are minimal versions for the benchmark, to be
 reconciled with those.
 """
+import logging
+import re
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -128,20 +130,53 @@ def count_kernel_launches(fn: Callable[[], object],
     return sum(1 for e in prof.events() if e.device_type == DeviceType.CUDA)
 
 
+class _BreakLocations(logging.Handler):
+    """Collects the user-code lines dynamo names in its graph-break
+    warnings (e.g. ``Tensor.item()``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.locations: Counter = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = record.getMessage()
+        except Exception:  # a foreign record we cannot format
+            return
+        if 'Graph break' not in msg:
+            return
+        lines = msg.splitlines()
+        for i, line in enumerate(lines):
+            m = re.search(r'File "(.+)", line (\d+), in (\S+)', line)
+            if m:
+                path = '/'.join(m.group(1).split('/')[-3:])
+                code = lines[i + 1].strip() if i + 1 < len(lines) else ''
+                self.locations[f'{path}:{m.group(2)} ({m.group(3)}): '
+                               f'{code}'] += 1
+
+
 @contextmanager
 def count_graph_breaks():
     """Graph breaks ``torch.compile`` takes while the block compiles:
-    yields a dict filled at exit with ``graph_breaks`` (count) and
-    ``reasons`` (reason -> count), read from dynamo's counters."""
+    yields a dict filled at exit with ``graph_breaks`` (count),
+    ``reasons`` (reason -> count, from dynamo's counters) and
+    ``locations`` (user-code lines named in dynamo's graph-break warnings;
+    dynamo warns once per location)."""
     from torch._dynamo.utils import counters
     counters['graph_break'].clear()
+    handler = _BreakLocations()
+    logger = logging.getLogger('torch._dynamo')
+    logger.addHandler(handler)
     out = {}
     try:
         yield out
     finally:
+        logger.removeHandler(handler)
         reasons = Counter(counters['graph_break'])
         out['graph_breaks'] = int(sum(reasons.values()))
-        out['reasons'] = {str(k)[:300]: int(v) for k, v in reasons.items()}
+        out['reasons'] = {str(k).splitlines()[0][:200]: int(v)
+                          for k, v in reasons.items()}
+        out['locations'] = dict(handler.locations)
 
 
 def wrap_forward(module: torch.nn.Module, before: Callable,

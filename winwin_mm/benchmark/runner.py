@@ -137,6 +137,7 @@ def measure_case(s: BenchSettings, name: str, sdpa: str, root: str,
                 compiled=compiled)
     if s.compile:
         info['graph_break_reasons'] = breaks['reasons']
+        info['graph_break_locations'] = breaks['locations']
     del case
     gc.collect()
     if device.type == 'cuda':
