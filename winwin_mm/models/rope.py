@@ -216,6 +216,8 @@ class RoPE2D(nn.Module):
             ang = torch.cat((ay, ay, ax, ax), dim=-1)
         cos, sin = ang.cos(), ang.sin() * self.signs.to(ang.dtype)
         dev = pos.device.type
+        # devices without autocast (meta: FLOP counting) have no state to
+        # query
         if torch.amp.is_autocast_available(dev) and \
                 torch.is_autocast_enabled(dev):
             dtype = torch.get_autocast_dtype(dev)
