@@ -27,7 +27,9 @@ def window_loss(weight=1.0):
                           loss_weight=weight))
 
 
-def build_model():
+def build_model(**options):
+    """The tiny window model; ``options``: extra WinWinEncoderDecoder
+    arguments."""
     torch.manual_seed(0)
     cfg = dict(
         type='winwin_mm.WinWinEncoderDecoder',
@@ -46,7 +48,7 @@ def build_model():
                             dropout_ratio=0., num_classes=NUM_CLASSES,
                             norm_cfg=BN, align_corners=False,
                             loss_decode=window_loss(0.4)),
-        train_cfg=dict(), test_cfg=dict(mode='whole'))
+        train_cfg=dict(), test_cfg=dict(mode='whole'), **options)
     model = MODELS.build(ConfigDict(cfg))  # as from a config file
     model.init_weights()
     return model
