@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 # token selection (task A of issue 15 makes it sync-free) reads the CPU-held
 # window boxes: host work on a GPU, counted by a CPU run
-TOKEN_SELECTION = ('rope_vit.py', 'windows.py')
+TOKEN_SELECTION = ('rope_vit.py', 'windows.py', 'token_selection.py')
 
 
 @pytest.fixture(scope='module')
