@@ -235,7 +235,8 @@ def build_case(s: BenchSettings, name: str, device: torch.device,
     amp = AMP_DTYPES.get(s.dtype)
     if name in TRAIN_CASES:
         model.train()
-        ow = build_optim_wrapper(model, _optim_cfg(cfg, s, device))
+        with DefaultScope.overwrite_default_scope(scope):
+            ow = build_optim_wrapper(model, _optim_cfg(cfg, s, device))
         info['optimizer'] = describe_optimizer(ow)
         ctx = (torch.autocast('cpu', amp) if amp is not None and
                device.type == 'cpu' else nullcontext())

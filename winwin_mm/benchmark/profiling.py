@@ -1,33 +1,20 @@
-"""What happens inside one step: component times, host-device syncs, kernel
-launches, graph breaks, head passes.
+"""What happens inside one benchmark step: component times, where the host
+syncs, graph breaks while compiling, head passes.
 
-``count_device_syncs``, ``count_kernel_launches`` and ``count_graph_breaks``
-carry the names of the utilities task B adds in ``winwin_mm/utils/
-profiling.py``; these are minimal versions for the benchmark, to be
-reconciled with those.
+Sync and kernel-launch counting are ``winwin_mm.utils.profiling``'s
+(``find_device_syncs``, ``count_kernel_launches``); this module adds what
+the benchmark needs around them: the split of the syncs into model and
+optimizer, graph breaks counted while the real step compiles (with the
+user-code lines), the component timer and the head-pass counter.
 """
+import logging
+import re
 import time
 from collections import Counter
 from contextlib import contextmanager
 from typing import Callable, Dict, List, Optional
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-
-aten = torch.ops.aten
-
-#: aten ops that read tensor data on the host (an ``.item()``, a Python
-#: ``bool``/``int`` of a tensor) or whose output shape depends on the data:
-#: on a CUDA tensor each waits for the device (a sync).
-SYNC_OPS = {
-    aten._local_scalar_dense.default, aten.nonzero.default,
-    aten.masked_select.default, aten._unique2.default,
-    aten.unique_dim.default, aten.unique_consecutive.default,
-    aten.repeat_interleave.Tensor,
-}
-_BOOL_INDEX_OPS = {aten.index.Tensor, aten.index_put.default,
-                   aten.index_put_.default}
-
 
 def _tensors(args):
     for a in args:
@@ -37,111 +24,70 @@ def _tensors(args):
             yield from _tensors(a)
 
 
-class SyncCounter(TorchDispatchMode):
-    """Counts host reads of tensor data (see :data:`SYNC_OPS`, plus indexing
-    with a boolean mask and copies from CUDA to the CPU) by op name.
+#: where (``SyncEvent.where``) the optimizer's host reads come from:
+#: PyTorch's non-fused AdamW reads its step counters with ``.item()``;
+#: they live on the host also on a GPU, so they do not sync there.
+OPTIMIZER_CALLERS = ('mmengine/optim/', )
 
-    ``device_only``: count only ops on CUDA tensors (real device syncs);
-    on CPU every such op is counted (a sync if the tensor lived on a GPU).
-    ``tensor.tolist()`` on a CPU tensor does not go through the dispatcher
-    and is not seen.
-    """
 
-    def __init__(self, device_only: bool = False) -> None:
-        super().__init__()
-        self.device_only = device_only
-        self.phase = 'model'
-        self.by_phase: Dict[str, Counter] = {}
+def split_syncs(events) -> Dict[str, Counter]:
+    """``winwin_mm.utils.profiling.find_device_syncs`` events ->
+    ``{'model': Counter, 'optimizer': Counter}`` of ``'op at where'``."""
+    out = {'model': Counter(), 'optimizer': Counter()}
+    for e in events:
+        phase = ('optimizer' if any(c in e.where.replace('\\', '/')
+                                    for c in OPTIMIZER_CALLERS) else 'model')
+        out[phase][f'{e.op} ({e.reason}) at {e.where}'] += 1
+    return out
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        hit = func in SYNC_OPS
-        if func in _BOOL_INDEX_OPS:
-            hit = any(t.dtype in (torch.bool, torch.uint8)
-                      for t in _tensors(args[1:2]))
-        tensors = list(_tensors(args))
-        if func in (aten._to_copy.default, aten.copy_.default):
-            src = tensors[-1] if func is aten.copy_.default else tensors[0]
-            dst = (tensors[0].device if func is aten.copy_.default else
-                   kwargs.get('device'))
-            hit = (src.device.type == 'cuda' and dst is not None
-                   and torch.device(dst).type == 'cpu')
-        if hit and (not self.device_only or any(
-                t.device.type == 'cuda' for t in tensors)):
-            self.by_phase.setdefault(self.phase, Counter())[
-                str(func.overloadpacket.__name__)] += 1
-        return func(*args, **kwargs)
 
-    @property
-    def ops(self) -> Counter:
-        return sum(self.by_phase.values(), Counter())
+class _BreakLocations(logging.Handler):
+    """Collects the user-code lines dynamo names in its graph-break
+    warnings (e.g. ``Tensor.item()``)."""
 
-    @property
-    def total(self) -> int:
-        return sum(self.ops.values())
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.locations: Counter = Counter()
 
-    @contextmanager
-    def optimizer_phase(self, optim_wrapper):
-        """Count what ``optim_wrapper.step`` does under phase 'optimizer'
-        (PyTorch's non-fused AdamW reads its step counters, which live on
-        the host even on a GPU, with ``.item()``)."""
-        if optim_wrapper is None:
-            yield
-            return
-        step = optim_wrapper.step
-
-        def counted_step(**kwargs):
-            self.phase = 'optimizer'
-            try:
-                return step(**kwargs)
-            finally:
-                self.phase = 'model'
-        optim_wrapper.step = counted_step
+    def emit(self, record: logging.LogRecord) -> None:
         try:
-            yield
-        finally:
-            del optim_wrapper.step
-
-
-def count_device_syncs(fn: Callable[[], object],
-                       device_only: bool = False) -> Counter:
-    """Run ``fn()`` once in eager mode; op name -> count of host reads of
-    tensor data (device syncs on CUDA)."""
-    with SyncCounter(device_only) as counter:
-        fn()
-    return counter.ops
-
-
-def count_kernel_launches(fn: Callable[[], object],
-                          device: torch.device) -> Optional[int]:
-    """Device kernels (and memcpy/memset) launched by one ``fn()`` on CUDA,
-    from ``torch.profiler``; None on CPU (no kernels to count)."""
-    if device.type != 'cuda':
-        return None
-    from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity, profile
-    torch.cuda.synchronize(device)
-    with profile(activities=[ProfilerActivity.CPU,
-                             ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize(device)
-    return sum(1 for e in prof.events() if e.device_type == DeviceType.CUDA)
+            msg = record.getMessage()
+        except Exception:  # a foreign record we cannot format
+            return
+        if 'Graph break' not in msg:
+            return
+        lines = msg.splitlines()
+        for i, line in enumerate(lines):
+            m = re.search(r'File "(.+)", line (\d+), in (\S+)', line)
+            if m:
+                path = '/'.join(m.group(1).split('/')[-3:])
+                code = lines[i + 1].strip() if i + 1 < len(lines) else ''
+                self.locations[f'{path}:{m.group(2)} ({m.group(3)}): '
+                               f'{code}'] += 1
 
 
 @contextmanager
 def count_graph_breaks():
     """Graph breaks ``torch.compile`` takes while the block compiles:
-    yields a dict filled at exit with ``graph_breaks`` (count) and
-    ``reasons`` (reason -> count), read from dynamo's counters."""
+    yields a dict filled at exit with ``graph_breaks`` (count),
+    ``reasons`` (reason -> count, from dynamo's counters) and
+    ``locations`` (user-code lines named in dynamo's graph-break warnings;
+    dynamo warns once per location)."""
     from torch._dynamo.utils import counters
     counters['graph_break'].clear()
+    handler = _BreakLocations()
+    logger = logging.getLogger('torch._dynamo')
+    logger.addHandler(handler)
     out = {}
     try:
         yield out
     finally:
+        logger.removeHandler(handler)
         reasons = Counter(counters['graph_break'])
         out['graph_breaks'] = int(sum(reasons.values()))
-        out['reasons'] = {str(k)[:300]: int(v) for k, v in reasons.items()}
+        out['reasons'] = {str(k).splitlines()[0][:200]: int(v)
+                          for k, v in reasons.items()}
+        out['locations'] = dict(handler.locations)
 
 
 def wrap_forward(module: torch.nn.Module, before: Callable,
@@ -178,7 +124,7 @@ class HeadPassCounter:
         self.remove = wrap_forward(module, self._count, lambda: None)
 
     def _count(self, args) -> None:
-        first = next(_tensors(args), None)
+        first = next((t for t in _tensors(args)), None)
         self.calls += 1
         self.images += int(first.shape[0]) if first is not None else 0
 

@@ -83,8 +83,9 @@ FIELD_DOC: Dict[str, str] = {
     'results.launches_per_step': 'device kernels launched by one step '
         '(torch.profiler, after warm-up); null on CPU',
     'results.graph_breaks': 'with --compile: graph breaks torch.compile '
-        'took while compiling (warm-up and timed steps; reasons in '
-        'case_info.<case>.graph_break_reasons); null without --compile',
+        'took while compiling (warm-up and timed steps; reasons and the '
+        'user-code lines in case_info.<case>.graph_break_reasons / '
+        'graph_break_locations); null without --compile',
     'attention_backend': 'SDPA backend forced for every case with '
         'torch.nn.attention.sdpa_kernel after a forward+backward probe '
         '(auto: first of flash, efficient, cudnn, math that runs)',

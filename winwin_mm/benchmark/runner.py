@@ -36,8 +36,10 @@ from .hardware import (bf16_peak_tflops, check_device_dtype,
                        device_description, load_average, sdpa_context,
                        sdpa_description, select_sdpa_backend, synchronize)
 from .memory import PeakMemoryMeter
-from .profiling import (HeadPassCounter, StepTimer, SyncCounter,
-                        count_graph_breaks, count_kernel_launches)
+from winwin_mm.utils.profiling import (count_kernel_launches,
+                                       find_device_syncs)
+from .profiling import (HeadPassCounter, StepTimer, count_graph_breaks,
+                        split_syncs)
 from .settings import CASE_DOC, BenchmarkSetupError, BenchSettings
 
 HEAD_ATTR = {'seg': 'decode_head', 'flow': 'head'}
@@ -78,10 +80,8 @@ def measure_case(s: BenchSettings, name: str, sdpa: str, root: str,
     with sdpa_context(sdpa):
         case = build_case(s, name, device, root)
         heads = HeadPassCounter(getattr(case.model, HEAD_ATTR[s.task]))
-        syncs = SyncCounter(device_only=device.type == 'cuda')
-        with FlopCounterMode(display=False) as flops, syncs, \
-                syncs.optimizer_phase(case.optim_wrapper):
-            case.step()
+        with FlopCounterMode(display=False) as flops:
+            syncs = split_syncs(find_device_syncs(case.step))
         synchronize(device)
         heads.remove()
         compiled = (compile_model(case.model, case.groups, s.compile_backend)
@@ -96,7 +96,8 @@ def measure_case(s: BenchSettings, name: str, sdpa: str, root: str,
                 synchronize(device)
                 log(f'  {name}: warm-up {i + 1}/{s.warmup} '
                     f'{(time.perf_counter() - t0) * 1e3:.0f} ms')
-            launches = count_kernel_launches(case.step, device)
+            launches = (count_kernel_launches(case.step)
+                        if device.type == 'cuda' else None)
             meter.resume()
             for i in range(s.steps):
                 synchronize(device)
@@ -125,18 +126,20 @@ def measure_case(s: BenchSettings, name: str, sdpa: str, root: str,
         tiles=(int(round(head_images)) if name == 'tiled_infer' else None),
         tflops=float(tflops), mfu=None if peak is None else tflops / peak,
         breakdown_ms=breakdown,
-        # CUDA: every device sync; CPU: those of the model's code (the
-        # optimizer's host-side step counters are listed apart)
-        syncs_per_step=int(syncs.total if device.type == 'cuda' else
-                           sum(syncs.by_phase.get('model', {}).values())),
+        # CUDA: the device syncs; CPU: the would-be syncs of the model's
+        # code (the optimizer's host-side step counters are listed apart)
+        syncs_per_step=int(sum(syncs['model'].values()) + (
+            sum(syncs['optimizer'].values()) if device.type == 'cuda'
+            else 0)),
         launches_per_step=launches,
         graph_breaks=breaks['graph_breaks'] if s.compile else None)
     info = dict(case.info, mode=case.mode, head_images=head_images,
-                sync_ops={k: dict(v) for k, v in syncs.by_phase.items()},
+                sync_ops={k: dict(v) for k, v in syncs.items()},
                 memory_method=meter.method,
                 compiled=compiled)
     if s.compile:
         info['graph_break_reasons'] = breaks['reasons']
+        info['graph_break_locations'] = breaks['locations']
     del case
     gc.collect()
     if device.type == 'cuda':

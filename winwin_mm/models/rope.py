@@ -216,7 +216,8 @@ class RoPE2D(nn.Module):
             ang = torch.cat((ay, ay, ax, ax), dim=-1)
         cos, sin = ang.cos(), ang.sin() * self.signs.to(ang.dtype)
         dev = pos.device.type
-        if torch.is_autocast_enabled(dev):
+        # the meta device (FLOP counting) has no autocast state to query
+        if dev != 'meta' and torch.is_autocast_enabled(dev):
             dtype = torch.get_autocast_dtype(dev)
             cos, sin = cos.to(dtype), sin.to(dtype)
         return cos, sin
