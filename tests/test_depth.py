@@ -273,3 +273,25 @@ def test_training_on_generated_depth_lowers_loss(nyu_root):
         assert np.isfinite(log['loss'].item())
     after = fixed_loss()
     assert after < 0.8 * before, (before, after)
+
+
+def test_dataset_consistency_hook_follows_the_model_declaration(nyu_root):
+    """The depth estimator declares that its dataset's ``classes`` (NYU
+    scene types) are not labels; the hook reads that attribute, not the
+    class name."""
+    from types import SimpleNamespace
+
+    from winwin_mm.engine import DatasetConsistencyHook
+    ds = DATASETS.build(dict(
+        type='NYUDataset', data_root=nyu_root,
+        data_prefix=dict(img_path='images/train',
+                         depth_map_path='annotations/train'),
+        pipeline=nyu_pipeline()))
+    assert len(ds.metainfo['classes']) > 1
+    model = build_model()
+    runner = SimpleNamespace(model=model,
+                             train_dataloader=SimpleNamespace(dataset=ds))
+    DatasetConsistencyHook().before_train(runner)  # no error
+    model.dataset_classes_are_labels = True  # as a segmentor would say
+    with pytest.raises(ValueError, match='decode_head.num_classes=1'):
+        DatasetConsistencyHook().before_train(runner)

@@ -13,10 +13,9 @@ from test_segmentor import BOXES, H, W, build_model, samples, total
 
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
-# token selection and window cropping read the window boxes, which stay on
-# the host (metainfo): host work on a GPU, counted by a CPU run
-TOKEN_SELECTION = ('rope_vit.py', 'windows.py', 'token_selection.py',
-                   'window_crop.py')
+# token selection (task A of issue 15 makes it sync-free) reads the CPU-held
+# window boxes: host work on a GPU, counted by a CPU run
+TOKEN_SELECTION = ('rope_vit.py', 'windows.py', 'token_selection.py')
 
 
 @pytest.fixture(scope='module')
@@ -93,9 +92,8 @@ def test_head_loss_equals_mmseg_head_loss(model):
 
 def test_window_training_step_has_no_syncs_outside_token_selection(model):
     """WinWinEncoderDecoder.loss + backward on two windows: the only sync
-    ops left are host reads of the window boxes in token selection / window
-    cropping (before issue 15 also the label check and 4 from mmseg's
-    accuracy in the two heads)."""
+    ops left are in token selection (before issue 15 also the label check
+    and 4 from mmseg's accuracy in the two heads)."""
     model.label_check.deferred = True  # the GPU path, run on CPU
     inputs = torch.randn(2, 3, H, W)
 

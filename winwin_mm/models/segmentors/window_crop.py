@@ -31,17 +31,18 @@ def crop_samples_to_windows(data_samples: Sequence[SegDataSample],
     (b, n)`` so a loss can regroup the windows of one image (e.g. SiLog,
     whose scale term is per image).
     """
-    n = len(boxes[0])
+    rows = boxes.tolist() if hasattr(boxes, 'tolist') else boxes  # host ints
+    n = len(rows[0])
     present = [f for f in fields if f in data_samples[0]]
     crops = {
-        f: crop_windows([getattr(s, f).data for s in data_samples], boxes,
+        f: crop_windows([getattr(s, f).data for s in data_samples], rows,
                         patch_size)
         for f in present
     }
     out = []
     for i, (b, w) in enumerate(
             (b, w) for b in range(len(data_samples)) for w in range(n)):
-        y0, x0, y1, x1 = (int(v) for v in boxes[b][w])
+        y0, x0, y1, x1 = rows[b][w]
         hw = (tuple(crops[present[0]][i].shape[-2:]) if present else
               ((y1 - y0) * patch_size, (x1 - x0) * patch_size))
         meta = dict(data_samples[b].metainfo)
