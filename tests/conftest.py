@@ -4,6 +4,10 @@ import sys
 
 import pytest
 
+# first, as every entry point does: under mmcv-lite, `import winwin_mm` is what
+# lets mmseg's modules import (placeholder for mmcv's compiled ops)
+import winwin_mm  # noqa: F401,E402
+
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 SHARED_DATA = os.environ.get(
     'WINWIN_DATA', osp.join(osp.dirname(REPO), 'shared', 'data'))
