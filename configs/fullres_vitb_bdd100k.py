@@ -7,6 +7,8 @@ _base_ = [
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
 # 8 GPUs x 2 images, 40k iterations (BDD100K 10k has 7000 training images)
+# all tokens in training: no RandomWindows, so tell the model explicitly
+model = dict(train_windows=False)
 max_iters = 40000
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,

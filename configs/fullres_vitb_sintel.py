@@ -26,3 +26,4 @@ train_pipeline = [
 ]
 train_dataloader = dict(
     dataset=_without_windows(_base_.train_dataloader.dataset))
+model = dict(train_windows=False)  # explicit: no RandomWindows

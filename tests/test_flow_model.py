@@ -281,7 +281,7 @@ def test_frame2_margin_widens_only_the_frame2_support():
 
 
 def test_loss_without_windows_trains_full_resolution():
-    model = build().train()
+    model = build(train_windows=False).train()
     data = model.data_preprocessor(make_samples(1, 37, 50), True)
     losses = model(**data, mode='loss')
     assert torch.isfinite(losses['loss_flow']) and 'epe' in losses

@@ -312,6 +312,8 @@ class ViTTaskBench:
             compile_model(model)
         if name in TRAIN_CASES:
             model.train()
+            # fullres / crop steps train on every token of their input
+            model.train_windows = name == 'winwin_train'
             make = self.train_batch(name, rt.device, rng)
             opt = torch.optim.AdamW(model.parameters(), lr=6e-5,
                                     weight_decay=0.01)

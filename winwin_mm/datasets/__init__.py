@@ -8,11 +8,12 @@ from .flow_io import read_flow
 from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
                               FlowRandomScale, LoadFlowPair, PackFlowInputs)
 from .load_annotations import LabelFileError, LoadAnnotations
-from .random_windows import RandomWindows
+from .random_windows import (WINDOW_META_KEYS, PackWinWinInputs,
+                             RandomWindows)
 from .synthetic_flow import SyntheticFlowDataset
 
 __all__ = [
-    'CamVidDataset', 'RandomWindows', 'FlowPairListDataset',
+    'CamVidDataset', 'RandomWindows', 'PackWinWinInputs', 'WINDOW_META_KEYS', 'FlowPairListDataset',
     'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
     'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',

@@ -5,9 +5,6 @@
 dataset_type = 'BDD100KDataset'
 data_root = 'data/bdd100k/'
 img_scale = (1280, 720)
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'window_boxes', 'window_tokens')
 geometric_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
@@ -16,7 +13,7 @@ geometric_pipeline = [
     dict(type='PhotoMetricDistortion'),
 ]
 train_pipeline = geometric_pipeline + [
-    dict(type='PackSegInputs', meta_keys=meta_keys)]
+    dict(type='winwin_mm.PackWinWinInputs')]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
