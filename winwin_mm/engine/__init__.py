@@ -1,3 +1,6 @@
+from .checkpoint_hooks import (AtomicCheckpointHook, CheckpointMatchHook,
+                               install_resume_resolver,
+                               resolve_last_checkpoint)
 from .flow_visualization_hook import FlowVisualizationHook
 from .hooks import DatasetConsistencyHook, NonFiniteLossHook, RNGStateHook
 from .layer_decay_optim_wrapper_constructor import (
@@ -5,4 +8,6 @@ from .layer_decay_optim_wrapper_constructor import (
 
 __all__ = ['LayerDecayOptimWrapperConstructor', 'get_layer_id',
            'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook',
-           'FlowVisualizationHook']
+           'FlowVisualizationHook', 'AtomicCheckpointHook',
+           'CheckpointMatchHook', 'install_resume_resolver',
+           'resolve_last_checkpoint']

@@ -3,12 +3,14 @@ config/dataset consistency."""
 import glob
 import math
 import os.path as osp
+import re
 from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
 
 from winwin_mm.registry import HOOKS
+from .checkpoint_hooks import write_text_atomic
 
 
 @HOOKS.register_module()
@@ -55,7 +57,11 @@ class RNGStateHook(Hook):
 class NonFiniteLossHook(Hook):
     """Stop training at the first non-finite loss, naming the iteration, the
     loss terms and the last good checkpoint (runs before the checkpoint hook,
-    so no corrupted checkpoint is written). With ``AmpOptimWrapper`` an
+    so no corrupted checkpoint is written). The checkpoint saved just before
+    the failing iteration holds the weights that gave the non-finite loss,
+    so the last good one is the one before it; ``last_checkpoint`` is
+    pointed at it for ``--resume`` (``AtomicCheckpointHook`` keeps it until
+    the next iteration's loss is finite). With ``AmpOptimWrapper`` an
     overflow inside the scaled backward is handled by dynamic loss scaling
     as usual; only a non-finite loss *value* stops the run."""
     priority = 'ABOVE_NORMAL'
@@ -69,15 +75,37 @@ class NonFiniteLossHook(Hook):
                  if 'loss' in k and isinstance(v, (int, float, torch.Tensor))}
         if all(math.isfinite(v) for v in terms.values()):
             return
-        ckpts = sorted(glob.glob(osp.join(runner.work_dir, '*.pth')),
-                       key=osp.getmtime)
-        last = ckpts[-1] if ckpts else 'none saved yet'
+        it = runner.iter + 1
+        good, suspect = last_good_checkpoint(runner.work_dir, it)
+        if good is not None:
+            # --resume continues from the good one, not the suspect
+            write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
+                              osp.basename(good))
         raise FloatingPointError(
-            f'Non-finite loss at iteration {runner.iter + 1}: '
+            f'Non-finite loss at iteration {it}: '
             + ', '.join(f'{k}={v}' for k, v in terms.items())
-            + f'. Training stopped; last good checkpoint: {last}. Lower the '
-            'learning rate, enable gradient clipping (optim_wrapper.clip_grad)'
-            ' or check the data, then resume with --resume.')
+            + f'. Training stopped; last good checkpoint: '
+            f'{good or "none saved yet"}'
+            + (f' ({suspect} holds the weights that gave this loss)'
+               if suspect else '')
+            + '. Lower the learning rate, enable gradient clipping '
+            '(optim_wrapper.clip_grad) or check the data, then resume with '
+            '--resume.')
+
+
+def last_good_checkpoint(work_dir: str, failed_iter: int):
+    """``(good, suspect)`` checkpoint paths after a non-finite loss at
+    iteration ``failed_iter`` (1-based): ``iter_{failed_iter-1}.pth`` holds
+    the weights that produced it (suspect); the newest older
+    ``iter_N.pth`` gave a finite loss afterwards (good)."""
+    steps = {}
+    for path in glob.glob(osp.join(work_dir, 'iter_*.pth')):
+        m = re.fullmatch(r'iter_(\d+)\.pth', osp.basename(path))
+        if m:
+            steps[int(m.group(1))] = path
+    older = [n for n in steps if n < failed_iter - 1]
+    return (steps[max(older)] if older else None,
+            steps.get(failed_iter - 1))
 
 
 @HOOKS.register_module()

@@ -23,13 +23,29 @@ def _replace_syncbn(node) -> int:
     return n
 
 
+def use_safe_checkpoints(cfg: Config) -> None:
+    """Configs written for plain MMSegmentation get winwin_mm's checkpoint
+    safety too: MMEngine's ``CheckpointHook`` becomes
+    ``winwin_mm.AtomicCheckpointHook`` (same arguments) and
+    ``winwin_mm.CheckpointMatchHook`` is added."""
+    ckpt = cfg.get('default_hooks', {}).get('checkpoint')
+    if ckpt is not None and ckpt.get('type') in ('CheckpointHook',
+                                                 'mmengine.CheckpointHook'):
+        ckpt['type'] = 'winwin_mm.AtomicCheckpointHook'
+    hooks = list(cfg.get('custom_hooks', []))
+    if not any('CheckpointMatchHook' in str(h.get('type')) for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='winwin_mm.CheckpointMatchHook')]
+
+
 def prepare_cfg(cfg: Config, args) -> Config:
-    """Apply the CLI (work dir, cfg-options, AMP, launcher) and make the
-    config run on the available device: on a machine without CUDA, SyncBN
-    becomes BN and multi-process runs use the gloo backend on CPU."""
+    """Apply the CLI (work dir, cfg-options, AMP, launcher), make the
+    config run on the available device (on a machine without CUDA, SyncBN
+    becomes BN and multi-process runs use the gloo backend on CPU) and use
+    winwin_mm's checkpoint safety (:func:`use_safe_checkpoints`)."""
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    use_safe_checkpoints(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
