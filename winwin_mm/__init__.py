@@ -12,7 +12,8 @@ our tools and ``mim`` runs do first):
    while loading them, with errors naming the file
    (:mod:`winwin_mm.utils.torch_compat`), and resume from the work dir's own
    copy (:func:`winwin_mm.engine.resolve_last_checkpoint`);
-4. registers every component in the ``winwin_mm`` registry scope.
+4. registers every component in the ``winwin_mm`` registry scope and the
+   ``winwin_mm::`` config scope (:mod:`winwin_mm.utils.mim_scope`).
 """
 from .utils.version_check import check_versions
 from .version import __version__
@@ -26,6 +27,10 @@ install_mmcv_ext_placeholder()
 from .utils.torch_compat import install_checkpoint_loading  # noqa: E402
 
 install_checkpoint_loading()
+
+from .utils.mim_scope import register_mim_scope  # noqa: E402
+
+register_mim_scope()
 
 from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
                visualization)

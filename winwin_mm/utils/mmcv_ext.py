@@ -8,6 +8,7 @@ call no mmcv op, so :func:`install_mmcv_ext_placeholder` registers a module
 :class:`MMCVOpsUnavailableError` naming the op and the fix. Where the full mmcv
 is installed this module does nothing and its ops work.
 """
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -76,5 +77,8 @@ def install_mmcv_ext_placeholder() -> bool:
         ext = _PlaceholderExt('mmcv._ext', 'placeholder for mmcv compiled '
                               'ops (mmcv-lite); see winwin_mm.utils.mmcv_ext')
         setattr(ext, PLACEHOLDER_FLAG, True)
+        # a spec without a loader: importlib/pkgutil lookups work and report
+        # no loadable extension (MMEngine's `mmcv_full_available()` -> False)
+        ext.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
         sys.modules['mmcv._ext'] = ext
     return True
