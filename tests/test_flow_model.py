@@ -443,7 +443,7 @@ def test_predict_flow_tool_writes_flo_and_png(tmp_path):
             str(tmp_path / 'a.png'), str(tmp_path / 'b.png'), '--config',
             config('winwin_vitti_flow_demo'), '--out-dir',
             str(tmp_path / mode), '--mode', mode, '--crop-size', '32', '48',
-            '--device', 'cpu'
+            '--device', 'cpu', '--random-weights'
         ])
         assert read_flo(flo).shape == (40, 72, 2)
         assert cv2.imread(png).shape == (40, 72, 3)

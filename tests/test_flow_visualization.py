@@ -126,7 +126,8 @@ def test_predict_flow_with_gt_writes_panel(tmp_path):
         [sys.executable, 'tools/predict_flow.py',
          osp.join(root, 'frame_0001.png'), osp.join(root, 'frame_0002.png'),
          '--config', DEMO, '--out-dir', str(tmp_path), '--gt',
-         osp.join(root, 'frame_0001.flo'), '--device', 'cpu'],
+         osp.join(root, 'frame_0001.flo'), '--device', 'cpu',
+         '--random-weights'],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     panel = cv2.imread(str(tmp_path / 'frame_0001_panel.png'))

@@ -48,6 +48,11 @@ def trigger_visualization_hook(cfg, args):
         raise SystemExit('--show/--show-dir need a "visualization" entry in '
                          'default_hooks (e.g. SegVisualizationHook).')
     vis = hooks['visualization']
+    if vis.get('type') in ('SegVisualizationHook',
+                           'mmseg.SegVisualizationHook'):
+        # mmseg's draws every 50th image only and reads runner.iter, which
+        # builds the training dataloader; ours draws every test image
+        vis['type'] = 'winwin_mm.SegVisualizationHook'
     vis['draw'] = True
     if args.show:
         vis['show'] = True

@@ -1,3 +1,4 @@
+from .bdd100k import BDD100KDataset
 from .camvid import CamVidDataset
 from .synthetic_seg import WinWinDemoDataset
 from .flow_datasets import (FlowPairListDataset, FlyingChairsDataset,
@@ -13,7 +14,7 @@ from .random_windows import (WINDOW_META_KEYS, PackWinWinInputs,
 from .synthetic_flow import SyntheticFlowDataset
 
 __all__ = [
-    'CamVidDataset', 'RandomWindows', 'PackWinWinInputs', 'WINDOW_META_KEYS', 'FlowPairListDataset',
+    'BDD100KDataset', 'CamVidDataset', 'RandomWindows', 'PackWinWinInputs', 'WINDOW_META_KEYS', 'FlowPairListDataset',
     'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
     'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',

@@ -143,3 +143,44 @@ class DatasetConsistencyHook(Hook):
 
     def before_test(self, runner) -> None:
         self._check(runner, 'test_dataloader')
+
+
+@HOOKS.register_module()
+class EvalLabelCheckHook(Hook):
+    """At validation and test, stop at the first label map with values
+    outside ``[0, num_classes)`` that are not ``ignore_index`` (IoUMetric
+    would report aAcc nan and mIoU 0.00 for them and exit 0). Training
+    labels are checked by the segmentor."""
+    priority = 'VERY_HIGH'
+
+    def _check(self, runner, outputs, loop: str) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') \
+            else runner.model
+        head = getattr(model, 'decode_head', None)
+        n = getattr(head, 'num_classes', None)
+        if n is None or not outputs:
+            return
+        ignore = getattr(head, 'ignore_index', 255)
+        for sample in outputs:
+            gt = getattr(sample, 'gt_sem_seg', None)
+            if gt is None:
+                continue
+            wrong = ((gt.data < 0) | (gt.data >= n)) & (gt.data != ignore)
+            if bool(wrong.any()):
+                values = torch.unique(gt.data[wrong]).tolist()[:10]
+                raise ValueError(
+                    f'{sample.metainfo.get("seg_map_path", "a label map")}: '
+                    f'{loop} label values {values} are outside [0, {n}) and '
+                    f'are not ignore_index={ignore}; the metrics would be '
+                    'meaningless (aAcc nan, mIoU 0). Fix: point the '
+                    f'{loop}_dataloader at the right label maps, or set '
+                    'num_classes / the dataset\'s label_map, '
+                    'reduce_zero_label or ignore_index.')
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None,
+                       outputs=None) -> None:
+        self._check(runner, outputs, 'val')
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None) -> None:
+        self._check(runner, outputs, 'test')

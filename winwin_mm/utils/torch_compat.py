@@ -91,7 +91,7 @@ def load_local_checkpoint(filename: str, map_location=None):
         with checkpoint_globals_allowed():
             return torch.load(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
-        if 'weights_only' in str(e) or 'Unsupported global' in str(e):
+        if 'Unsupported global' in str(e):
             raise  # a pickle wanting more than weights: refused, as torch
         err = e
     except (RuntimeError, EOFError, KeyError, ValueError, OSError,

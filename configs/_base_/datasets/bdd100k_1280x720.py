@@ -2,7 +2,7 @@
 # patch 16), the paper's setting. No crop: Win-Win keeps full-resolution
 # images and drops tokens instead. `train_pipeline` is completed by the config
 # that inherits this file (RandomWindows or not).
-dataset_type = 'BDD100KDataset'
+dataset_type = 'winwin_mm.BDD100KDataset'  # mmseg's, with clear errors
 data_root = 'data/bdd100k/'
 img_scale = (1280, 720)
 geometric_pipeline = [
