@@ -92,7 +92,8 @@ def test_unreadable_checkpoint_names_file(trained, tmp_path, kind):
     want = {'text': 'is a text file, not a PyTorch checkpoint',
             'truncated': 'is truncated or corrupt',
             'empty': 'is empty'}[kind]
-    with pytest.raises(CheckpointFileError, match=rf'(?s){bad}.*{want}.*Fix: '):
+    with pytest.raises(CheckpointFileError,
+                       match=rf'(?s){bad}.*{want}.*Fix: '):
         _load_checkpoint(str(bad), map_location='cpu')
     if kind == 'text':  # and through the real tool
         out = fail([sys.executable, 'tools/test.py', cfg, str(bad),
@@ -110,8 +111,8 @@ def test_segmentor_checkpoint_as_backbone_init_says_prefix(trained):
                arch=dict(embed_dims=32, num_layers=2, num_heads=2),
                out_indices=(0, 1),
                init_cfg=dict(type='Pretrained', checkpoint=ckpt))
-    with pytest.raises(RuntimeError, match=r"(?s)holds a whole model \(backbone "
-                       r"keys under 'backbone.'\).*Fix: add prefix="
+    with pytest.raises(RuntimeError, match=r"(?s)holds a whole model "
+                       r"\(backbone keys under 'backbone.'\).*Fix: add prefix="
                        r"'backbone.' to the backbone init_cfg"):
         MODELS.build(cfg).init_weights()
     cfg['init_cfg']['prefix'] = 'backbone.'

@@ -33,7 +33,8 @@ def test_top_level_variable_override_is_refused(tmp_path):
            'config file' in out
     assert 'train_cfg.max_iters=...' in out
     out = fail([sys.executable, 'tools/train.py', CAMVID, '--work-dir',
-                str(tmp_path / 'w'), '--cfg-options', 'train_cfgs.max_iters=1'])
+                str(tmp_path / 'w'), '--cfg-options',
+                'train_cfgs.max_iters=1'])
     assert "'train_cfgs' is not a setting of this config" in out
 
 

@@ -1,9 +1,9 @@
 """Predict the optical flow of one image pair with a winwin_mm flow model.
 
     python tools/predict_flow.py IMG1 IMG2 --config CONFIG \
-        (--checkpoint CKPT | --random-weights) --out-dir DIR [--mode whole|tiled] \
-        [--crop-size H W] [--overlap 0.9] [--max-flow M] [--gt FLOW] \
-        [--device cpu]
+        (--checkpoint CKPT | --random-weights) --out-dir DIR \
+        [--mode whole|tiled] [--crop-size H W] [--overlap 0.9] \
+        [--max-flow M] [--gt FLOW] [--device cpu]
 
 Writes ``DIR/<stem of IMG1>.flo`` (Middlebury ``.flo``, (u, v) in pixels)
 and ``DIR/<stem of IMG1>_flow.png`` (Middlebury colour wheel). With

@@ -2,6 +2,12 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
         [--show] [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+
+``--show-dir DIR`` draws every test image (under DIR/vis_data/vis_image;
+``--cfg-options default_hooks.visualization.test_interval=N`` draws every
+N-th batch). A checkpoint that does not fit the model stops the run with
+the key report (``--cfg-options load_strict=False`` loads the matching keys
+only).
 """
 import argparse
 import os

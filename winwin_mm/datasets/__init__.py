@@ -14,7 +14,8 @@ from .random_windows import (WINDOW_META_KEYS, PackWinWinInputs,
 from .synthetic_flow import SyntheticFlowDataset
 
 __all__ = [
-    'BDD100KDataset', 'CamVidDataset', 'RandomWindows', 'PackWinWinInputs', 'WINDOW_META_KEYS', 'FlowPairListDataset',
+    'BDD100KDataset', 'CamVidDataset', 'RandomWindows', 'PackWinWinInputs',
+    'WINDOW_META_KEYS', 'FlowPairListDataset',
     'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
     'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',

@@ -21,8 +21,9 @@ class RandomWindows(BaseTransform):
     Place it after every geometric transform (resize, crop, flip) and before
     ``winwin_mm.PackWinWinInputs`` (or ``PackFlowInputs``), which pack its
     keys (:data:`WINDOW_META_KEYS`). The model checks that the windows
-    arrive and that ``patch_size`` is its own. The windows lie inside the image region
-    ``results['img_shape']`` on its patch grid (``H // p`` x ``W // p``).
+    arrive and that ``patch_size`` is its own. The windows lie inside the
+    image region ``results['img_shape']`` on its patch grid (``H // p`` x
+    ``W // p``).
 
     Modes (the paper's ablations):
 

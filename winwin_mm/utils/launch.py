@@ -78,12 +78,10 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
         if top in RUNTIME_KEYS:
             continue
         if top in cfg:
-            uses = [p for p in _paths_with_value(
-                {k: v for k, v in cfg.items() if k in RUNTIME_KEYS},
-                cfg[top]) if p.split('.')[-1] == top.split('.')[-1]] or \
-                _paths_with_value(
-                    {k: v for k, v in cfg.items() if k in RUNTIME_KEYS},
-                    cfg[top])
+            uses = _paths_with_value(
+                {k: v for k, v in cfg.items() if k in RUNTIME_KEYS}, cfg[top])
+            # paths ending in the variable's name first (train_cfg.max_iters)
+            uses = [p for p in uses if p.rsplit('.', 1)[-1] == top] or uses
             where = (f' Override where its value is used instead, e.g. '
                      + ' '.join(f'{p}=...' for p in uses[:6])
                      if uses else '')
@@ -101,9 +99,16 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
 def log_progress_often(cfg: Config) -> None:
     """A short training run logs at least 10 times (a 20-iteration run
     under the configs' ``interval=50`` printed no training line)."""
-    logger = cfg.get('default_hooks', {}).get('logger')
     iters = cfg.get('train_cfg', {}).get('max_iters')
-    if logger is None or not iters:
+    if not iters:
+        return
+    if cfg.get('default_hooks') is None:
+        cfg.default_hooks = {}
+    if 'logger' not in cfg.default_hooks:
+        # without an entry the Runner adds LoggerHook(interval=10)
+        cfg.default_hooks['logger'] = dict(type='LoggerHook', interval=10)
+    logger = cfg.default_hooks['logger']
+    if logger is None:  # logging switched off on purpose
         return
     interval = logger.get('interval', 10)
     if interval > max(1, iters // 10):
