@@ -36,7 +36,7 @@ meta_keys = ('img_path', 'depth_map_path', 'ori_shape', 'img_shape',
 # training) and with PhotoMetricDistortion in place of Albu (albumentations
 # is not a dependency).
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='LoadDepthAnnotation', depth_rescale_factor=1e-3),
     dict(type='RandomDepthMix', prob=0.25),
     dict(type='RandomFlip', prob=0.5),
@@ -45,7 +45,7 @@ geometric_pipeline = [
 train_pipeline = geometric_pipeline + [
     dict(type='winwin_mm.PackWinWinInputs', meta_keys=meta_keys)]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='Resize', scale=(2000, 480), keep_ratio=True),
     dict(type='LoadDepthAnnotation', depth_rescale_factor=1e-3),
     dict(type='PackSegInputs', meta_keys=meta_keys)

@@ -20,7 +20,7 @@ model = dict(
     auxiliary_head=dict(in_channels=dims, channels=32, num_classes=5,
                         norm_cfg=norm_cfg))
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=12,
@@ -28,7 +28,7 @@ train_pipeline = [
     dict(type='winwin_mm.PackWinWinInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]

@@ -9,7 +9,7 @@ _base_ = [
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations', reduce_zero_label=True),
     # ratio >= 0.75 keeps the short side >= 24 patches, so two 14x14
     # windows always fit

@@ -87,3 +87,19 @@ def test_predict_flow_without_checkpoint_is_refused(tmp_path):
                 '--out-dir', str(tmp_path / 'o'), '--device', 'cpu'])
     assert 'No --checkpoint given' in out and '--random-weights' in out
     assert not (tmp_path / 'o').exists()
+
+
+def test_corrupt_image_names_file_and_fix(tmp_path):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import TRANSFORMS
+    from winwin_mm.datasets import ImageFileError
+    bad = tmp_path / 'broken.png'
+    bad.write_bytes(b'\x89PNG\r\n\x1a\n' + b'\x00' * 20)
+    cfg = Config.fromfile(CAMVID)  # the shipped pipelines use it
+    load = cfg.train_dataloader.dataset.pipeline[0]
+    assert load['type'] == 'winwin_mm.LoadImageFromFile'
+    init_default_scope('mmseg')
+    with pytest.raises(ImageFileError, match=r'broken.png: cannot be decoded '
+                       r'as an image .*corrupt or truncated: re-extract'):
+        TRANSFORMS.build(load)(dict(img_path=str(bad)))

@@ -41,7 +41,9 @@ def test_show_dir_draws_both_images_of_a_two_image_test_set(tmp_path):
     run([sys.executable, 'tools/test.py', str(cfg), ckpt, '--work-dir',
          str(tmp_path / 'w'), '--show-dir', show])
     names = [osp.basename(p) for p in _drawings(show)]
-    assert names == ['test_val_0000.png', 'test_val_0001.png'], names
+    assert len(names) == 2, names  # mmseg's hook drew every 50th: none
+    assert names[0].startswith('test_val_0000.png')
+    assert names[1].startswith('test_val_0001.png')
 
 
 def test_show_dir_on_camvid_val_with_only_the_test_root(tmp_path):

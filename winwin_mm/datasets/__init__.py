@@ -9,6 +9,7 @@ from .flow_io import read_flow
 from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
                               FlowRandomScale, LoadFlowPair, PackFlowInputs)
 from .load_annotations import LabelFileError, LoadAnnotations
+from .load_image import ImageFileError, LoadImageFromFile
 from .random_windows import (WINDOW_META_KEYS, PackWinWinInputs,
                              RandomWindows)
 from .synthetic_flow import SyntheticFlowDataset
@@ -20,5 +21,6 @@ __all__ = [
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
     'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
     'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs', 'LoadAnnotations',
-    'LabelFileError', 'WinWinDemoDataset', 'SyntheticFlowDataset'
+    'LabelFileError', 'ImageFileError', 'LoadImageFromFile',
+    'WinWinDemoDataset', 'SyntheticFlowDataset'
 ]

@@ -6,7 +6,7 @@ dataset_type = 'winwin_mm.BDD100KDataset'  # mmseg's, with clear errors
 data_root = 'data/bdd100k/'
 img_scale = (1280, 720)
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
@@ -15,7 +15,7 @@ geometric_pipeline = [
 train_pipeline = geometric_pipeline + [
     dict(type='winwin_mm.PackWinWinInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs')

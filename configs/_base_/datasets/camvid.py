@@ -2,7 +2,7 @@
 dataset_type = 'winwin_mm.CamVidDataset'
 data_root = 'data/camvid'
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
@@ -10,7 +10,7 @@ geometric_pipeline = [
 train_pipeline = geometric_pipeline + [
     dict(type='winwin_mm.PackWinWinInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs')
 ]

@@ -3,7 +3,7 @@
 _base_ = ['mmseg::_base_/datasets/cityscapes.py']
 img_scale = (2048, 1024)
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
