@@ -22,6 +22,8 @@ train_pipeline = [
     dict(type='winwin_mm.PackWinWinInputs'),
 ]
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
+# channels-last neck/heads and bf16 resizes: GPU speed (issue 15)
 model = dict(
+    channels_last=True, resize_in_compute_dtype=True,
     decode_head=dict(num_classes=150),
     auxiliary_head=dict(num_classes=150))

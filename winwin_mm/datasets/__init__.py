@@ -6,6 +6,7 @@ from .flow_datasets import (FlowPairListDataset, FlyingChairsDataset,
                             KITTI2012Dataset, KITTI2015Dataset, SintelDataset,
                             SpringDataset)
 from .flow_io import read_flow
+from .flow_mixture import FlowMixtureDataset
 from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
                               FlowRandomScale, LoadFlowPair, PackFlowInputs)
 from .load_annotations import LabelFileError, LoadAnnotations
@@ -19,7 +20,7 @@ __all__ = [
     'WINDOW_META_KEYS', 'FlowPairListDataset',
     'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
-    'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
+    'FlowMixtureDataset', 'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
     'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs', 'LoadAnnotations',
     'LabelFileError', 'ImageFileError', 'LoadImageFromFile',
     'WinWinDemoDataset', 'SyntheticFlowDataset'

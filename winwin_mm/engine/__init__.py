@@ -6,9 +6,10 @@ from .hooks import (DatasetConsistencyHook, EvalLabelCheckHook,
                     NonFiniteLossHook, RNGStateHook)
 from .seg_visualization_hook import SegVisualizationHook
 from .layer_decay_optim_wrapper_constructor import (
-    LayerDecayOptimWrapperConstructor, get_layer_id)
+    LayerDecayOptimWrapperConstructor, find_vit_encoder, layer_ids)
 
-__all__ = ['LayerDecayOptimWrapperConstructor', 'get_layer_id',
+__all__ = ['LayerDecayOptimWrapperConstructor', 'find_vit_encoder',
+           'layer_ids',
            'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook',
            'FlowVisualizationHook', 'AtomicCheckpointHook',
            'CheckpointMatchHook', 'EvalLabelCheckHook', 'SegVisualizationHook',
