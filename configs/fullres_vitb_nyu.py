@@ -26,31 +26,29 @@ model = dict(
         norm_cfg=_base_.norm_cfg,
         align_corners=False,
         loss_decode=dict(type='winwin_mm.WindowSiLogLoss', loss_weight=1.0)),
-    auxiliary_head=None)
+    auxiliary_head=None,
+    train_windows=False)  # full-resolution training (no RandomWindows)
 
 meta_keys = ('img_path', 'depth_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'category_id', 'window_boxes', 'window_tokens')
+             'category_id')
 # mmseg's NYU augmentation without its 480x480 crop (full-resolution
 # training) and with PhotoMetricDistortion in place of Albu (albumentations
 # is not a dependency).
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='LoadDepthAnnotation', depth_rescale_factor=1e-3),
     dict(type='RandomDepthMix', prob=0.25),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
 ]
 train_pipeline = geometric_pipeline + [
-    dict(type='PackSegInputs', meta_keys=meta_keys)]
+    dict(type='winwin_mm.PackWinWinInputs', meta_keys=meta_keys)]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='Resize', scale=(2000, 480), keep_ratio=True),
     dict(type='LoadDepthAnnotation', depth_rescale_factor=1e-3),
-    dict(type='PackSegInputs',
-         meta_keys=('img_path', 'depth_map_path', 'ori_shape', 'img_shape',
-                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                    'category_id'))
+    dict(type='PackSegInputs', meta_keys=meta_keys)
 ]
 # 8 GPUs x 4 images = 32 per step, as mmseg's VPD NYU recipe (4 x 8)
 train_dataloader = dict(

@@ -21,3 +21,4 @@ _base_ = [
 ]
 default_hooks = dict(checkpoint=dict(interval=10000))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+model = dict(train_windows=False)  # explicit: no RandomWindows

@@ -19,19 +19,16 @@ model = dict(
                      norm_cfg=norm_cfg),
     auxiliary_head=dict(in_channels=dims, channels=32, num_classes=5,
                         norm_cfg=norm_cfg))
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'window_boxes', 'window_tokens')
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=12,
          patch_size=16),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]

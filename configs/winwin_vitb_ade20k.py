@@ -8,11 +8,8 @@ _base_ = [
     './_base_/winwin_runtime.py',
     './_base_/schedules/adamw_layer_decay_poly.py',
 ]
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'window_boxes', 'window_tokens')
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations', reduce_zero_label=True),
     # ratio >= 0.75 keeps the short side >= 24 patches, so two 14x14
     # windows always fit
@@ -22,7 +19,7 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=14,
          patch_size=16),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs'),
 ]
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 # channels-last neck/heads and bf16 resizes: GPU speed (issue 15)

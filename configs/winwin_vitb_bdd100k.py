@@ -5,6 +5,7 @@ _base_ = ['./fullres_vitb_bdd100k.py']
 train_pipeline = _base_.geometric_pipeline + [
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=22,
          patch_size=16),
-    dict(type='PackSegInputs', meta_keys=_base_.meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+model = dict(train_windows=True)

@@ -10,7 +10,7 @@ _base_ = [
 train_pipeline = _base_.geometric_pipeline + [
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=33,
          patch_size=16),
-    dict(type='PackSegInputs', meta_keys=_base_.meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs'),
 ]
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 max_iters = 80000

@@ -7,6 +7,7 @@ _base_ = ['./fullres_vitb_nyu.py']
 train_pipeline = _base_.geometric_pipeline + [
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=13,
          patch_size=16),
-    dict(type='PackSegInputs', meta_keys=_base_.meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs', meta_keys=_base_.meta_keys),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+model = dict(train_windows=True)

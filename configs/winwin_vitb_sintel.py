@@ -12,3 +12,4 @@ train_pipeline = _base_.augment_pipeline + [
     dict(type='winwin_mm.PackFlowInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+model = dict(train_windows=True)  # the windows of RandomWindows

@@ -28,7 +28,7 @@ model = dict(
 train_pipeline = _base_.geometric_pipeline + [
     dict(type='winwin_mm.RandomWindows', num_windows=2, token_fraction=0.27,
          patch_size=patch_size),
-    dict(type='PackSegInputs', meta_keys=_base_.meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 max_iters = 2000

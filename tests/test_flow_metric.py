@@ -48,9 +48,9 @@ def test_single_image_values():
     result = evaluate(FlowMetric(), [IMAGE_A])
     assert result == pytest.approx({
         'EPE': 10.5 / 4,
-        '1px': 75.,
-        '3px': 50.,
-        '5px': 0.,
+        '1px_outliers': 75.,
+        '3px_outliers': 50.,
+        '5px_outliers': 0.,
         'Fl': 25.
     })
 
@@ -60,9 +60,9 @@ def test_dataset_figures_are_pixel_weighted():
     # 5 valid pixels in all; a per-image mean would give EPE 6.3125.
     assert result == pytest.approx({
         'EPE': 20.5 / 5,
-        '1px': 80.,
-        '3px': 60.,
-        '5px': 20.,
+        '1px_outliers': 80.,
+        '3px_outliers': 60.,
+        '5px_outliers': 20.,
         'Fl': 40.
     })
 
@@ -71,7 +71,8 @@ def test_prefix_and_registry():
     metric = MMENGINE_METRICS.build(
         dict(type='winwin_mm.FlowMetric', prefix='sintel'))
     assert set(evaluate(metric, [IMAGE_B])) == {
-        'sintel/EPE', 'sintel/1px', 'sintel/3px', 'sintel/5px', 'sintel/Fl'
+        'sintel/EPE', 'sintel/1px_outliers', 'sintel/3px_outliers',
+        'sintel/5px_outliers', 'sintel/Fl'
     }
 
 
@@ -98,9 +99,9 @@ def test_spring_two_by_two_minimum():
     result = evaluate(FlowMetric(mode='spring'), [SPRING_A, SPRING_B])
     assert result == pytest.approx({
         'EPE': 8.3 / 3,
-        '1px': 200 / 3,
-        '3px': 200 / 3,
-        '5px': 0.,
+        '1px_outliers': 200 / 3,
+        '3px_outliers': 200 / 3,
+        '5px_outliers': 0.,
         'Fl': 100 / 3
     })
 

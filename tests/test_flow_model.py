@@ -284,7 +284,7 @@ def test_loss_without_windows_trains_full_resolution():
     """The seg twin checks gradients: here every pixel of both frames gets
     a gradient and the logged EPE is the mean end-point error of the
     model's own full-resolution prediction on the valid pixels."""
-    model = build().train()
+    model = build(train_windows=False).train()
     data = model.data_preprocessor(make_samples(1, 37, 50), True)
     inputs = data['inputs'].clone().requires_grad_(True)
     losses = model(inputs, data['data_samples'], mode='loss')
@@ -474,7 +474,7 @@ def test_predict_flow_tool_writes_flo_and_png(tmp_path):
             str(tmp_path / 'a.png'), str(tmp_path / 'b.png'), '--config',
             config('winwin_vitti_flow_demo'), '--out-dir',
             str(tmp_path / mode), '--mode', mode, '--crop-size', '32', '48',
-            '--device', 'cpu'
+            '--device', 'cpu', '--random-weights'
         ])
         assert read_flo(flo).shape == (40, 72, 2)
         assert cv2.imread(png).shape == (40, 72, 3)

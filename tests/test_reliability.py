@@ -136,7 +136,8 @@ custom_hooks = [dict(type='winwin_mm.DatasetConsistencyHook')]
 
 
 def _final_state(work):
-    ckpt = torch.load(osp.join(work, 'iter_6.pth'), map_location='cpu')
+    from mmengine.runner.checkpoint import _load_checkpoint
+    ckpt = _load_checkpoint(osp.join(work, 'iter_6.pth'), map_location='cpu')
     return ckpt['state_dict']
 
 

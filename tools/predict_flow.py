@@ -1,9 +1,9 @@
 """Predict the optical flow of one image pair with a winwin_mm flow model.
 
     python tools/predict_flow.py IMG1 IMG2 --config CONFIG \
-        [--checkpoint CKPT] --out-dir DIR [--mode whole|tiled] \
-        [--crop-size H W] [--overlap 0.9] [--max-flow M] [--gt FLOW] \
-        [--device cpu]
+        (--checkpoint CKPT | --random-weights) --out-dir DIR \
+        [--mode whole|tiled] [--crop-size H W] [--overlap 0.9] \
+        [--max-flow M] [--gt FLOW] [--device cpu]
 
 Writes ``DIR/<stem of IMG1>.flo`` (Middlebury ``.flo``, (u, v) in pixels)
 and ``DIR/<stem of IMG1>_flow.png`` (Middlebury colour wheel). With
@@ -13,7 +13,8 @@ log2 end-point error, both flows on the same colour scale, and the EPE.
 ``--mode`` overrides the config's ``model.test_cfg`` (``tiled`` takes
 ``crop_size`` and ``overlap`` from the config or from ``--crop-size`` /
 ``--overlap``).
-Without ``--checkpoint`` the weights are random (a smoke test).
+``--random-weights`` (instead of ``--checkpoint``) runs a randomly
+initialised model, as a smoke test; without either the tool stops.
 """
 import argparse
 import os
@@ -44,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument('img2', help='second frame')
     parser.add_argument('--config', required=True, help='model config')
     parser.add_argument('--checkpoint', help='checkpoint (.pth)')
+    parser.add_argument('--random-weights', action='store_true',
+                        help='no checkpoint: random weights (smoke test)')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument('--mode', choices=['whole', 'tiled'],
                         help='inference mode (default: the config test_cfg)')
@@ -58,7 +61,13 @@ def parse_args(argv=None):
                         'the prediction beside it with the error map')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.checkpoint and not args.random_weights:
+        raise SystemExit('No --checkpoint given: the flow would come from '
+                         'random weights. Pass --checkpoint CKPT (a .pth '
+                         'trained with this config), or --random-weights '
+                         'for a smoke test.')
+    return args
 
 
 def build_model(cfg: Config, args) -> torch.nn.Module:
@@ -74,7 +83,8 @@ def build_model(cfg: Config, args) -> torch.nn.Module:
     model_cfg['test_cfg'] = test_cfg
     model = MODELS.build(model_cfg)
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+        load_checkpoint(model, args.checkpoint, map_location='cpu',
+                        strict=True)
     else:
         model.init_weights()
     return model.to(args.device).eval()

@@ -2,6 +2,12 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
         [--show] [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+
+``--show-dir DIR`` draws every test image (under DIR/vis_data/vis_image;
+``--cfg-options default_hooks.visualization.test_interval=N`` draws every
+N-th batch). A checkpoint that does not fit the model stops the run with
+the key report (``--cfg-options load_strict=False`` loads the matching keys
+only).
 """
 import argparse
 import os
@@ -48,6 +54,11 @@ def trigger_visualization_hook(cfg, args):
         raise SystemExit('--show/--show-dir need a "visualization" entry in '
                          'default_hooks (e.g. SegVisualizationHook).')
     vis = hooks['visualization']
+    if vis.get('type') in ('SegVisualizationHook',
+                           'mmseg.SegVisualizationHook'):
+        # mmseg's draws every 50th image only and reads runner.iter, which
+        # builds the training dataloader; ours draws every test image
+        vis['type'] = 'winwin_mm.SegVisualizationHook'
     vis['draw'] = True
     if args.show:
         vis['show'] = True

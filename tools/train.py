@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import winwin_mm  # noqa: E402,F401  registers components, checkpoint compat
 from winwin_mm.utils.launch import (  # noqa: E402
-    finish_distributed, prepare_cfg)
+    finish_distributed, log_progress_often, prepare_cfg)
 
 
 def parse_args():
@@ -44,6 +44,7 @@ def main():
     args = parse_args()
     cfg = prepare_cfg(Config.fromfile(args.config), args)
     cfg.resume = args.resume
+    log_progress_often(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -55,6 +55,9 @@ def main(argv=None):
     p.add_argument('--out', default='windows.png')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
+    if args.num < 1 or args.cols < 1:
+        raise SystemExit(f'--num ({args.num}) and --cols ({args.cols}) must '
+                         'be >= 1.')
 
     import cv2
     from mmengine.registry import init_default_scope
@@ -73,6 +76,21 @@ def main(argv=None):
         raise SystemExit(f'{args.config} has no RandomWindows in its train '
                          'pipeline: nothing to draw.')
     patch = wins[0].get('patch_size', 16)
+    model = cfg.get('model', {})
+    net = model.get('backbone') or model.get('encoder') or {}
+    model_patch = net.get('patch_size', 16)
+    if patch != model_patch:
+        # the model refuses such windows (winwin_mm.models.window_meta):
+        # drawing them would show windows no training step uses
+        raise SystemExit(
+            f'{args.config}: RandomWindows(patch_size={patch}) but the '
+            f'model\'s backbone has patch_size={model_patch}; training would '
+            f'stop with an error. Fix: set patch_size={model_patch} in '
+            'RandomWindows.')
+    if model.get('train_windows', True) is False:
+        raise SystemExit(f'{args.config}: model.train_windows=False (full-'
+                         'resolution training) but the pipeline has '
+                         'RandomWindows; fix the config first.')
     ds_cfg.pipeline = pipeline
     dataset = DATASETS.build(ds_cfg)
     np.random.seed(args.seed)

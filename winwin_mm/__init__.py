@@ -8,7 +8,11 @@ our tools and ``mim`` runs do first):
 2. lets mmseg import with mmcv-lite, by standing in for mmcv's compiled ops
    with ops that raise a clear error if called
    (:mod:`winwin_mm.utils.mmcv_ext`); with the full mmcv nothing changes;
-3. registers every component in the ``winwin_mm`` registry scope and the
+3. makes MMEngine load checkpoints with exactly the globals they need, only
+   while loading them, with errors naming the file
+   (:mod:`winwin_mm.utils.torch_compat`), and resume from the work dir's own
+   copy (:func:`winwin_mm.engine.resolve_last_checkpoint`);
+4. registers every component in the ``winwin_mm`` registry scope and the
    ``winwin_mm::`` config scope (:mod:`winwin_mm.utils.mim_scope`).
 """
 from .utils.version_check import check_versions
@@ -20,9 +24,9 @@ from .utils.mmcv_ext import install_mmcv_ext_placeholder  # noqa: E402
 
 install_mmcv_ext_placeholder()
 
-from .utils.torch_compat import register_checkpoint_safe_globals  # noqa: E402
+from .utils.torch_compat import install_checkpoint_loading  # noqa: E402
 
-register_checkpoint_safe_globals()
+install_checkpoint_loading()
 
 from .utils.mim_scope import register_mim_scope  # noqa: E402
 
@@ -30,5 +34,7 @@ register_mim_scope()
 
 from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
                visualization)
+
+engine.install_resume_resolver()
 
 __all__ = ['__version__']

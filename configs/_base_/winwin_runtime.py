@@ -1,12 +1,15 @@
 # MMSegmentation's default runtime plus winwin_mm's shared runtime
 # (iter_runtime.py: exact resume, stop at the first non-finite loss), mmseg's
 # segmentation drawing (tools/test.py --show-dir) and a num_classes / dataset
-# consistency check.
+# consistency check and a label range check at val / test.
 _base_ = ['mmseg::_base_/default_runtime.py', './iter_runtime.py']
 custom_imports = dict(imports=['winwin_mm'], allow_failed_imports=False)
-default_hooks = dict(visualization=dict(type='SegVisualizationHook'))
+# draws every test image with tools/test.py --show-dir DIR
+default_hooks = dict(
+    visualization=dict(type='winwin_mm.SegVisualizationHook'))
 custom_hooks = _base_.custom_hooks + [
     dict(type='winwin_mm.DatasetConsistencyHook'),
+    dict(type='winwin_mm.EvalLabelCheckHook'),
 ]
 # torch.compile of the training step (MMEngine's Runner option): off by
 # default; turn it on with `--cfg-options compile=True` (GPU; the window path

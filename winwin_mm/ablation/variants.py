@@ -74,4 +74,7 @@ def make_variant(cfg: Config, name: str, grid_hw: Tuple[int, int]) -> Tuple[
             desc['slide'] = dict(mode='slide', crop_size=(crop, crop),
                                  stride=(crop * 2 // 3, crop * 2 // 3))
     ds.pipeline = pipeline
+    # fullres / lowres train on every token, explicitly (see
+    # winwin_mm.models.window_meta)
+    cfg.model['train_windows'] = name not in ('fullres', 'lowres')
     return cfg, desc

@@ -1,3 +1,4 @@
+from .bdd100k import BDD100KDataset
 from .camvid import CamVidDataset
 from .synthetic_seg import WinWinDemoDataset
 from .flow_datasets import (FlowPairListDataset, FlyingChairsDataset,
@@ -9,14 +10,18 @@ from .flow_mixture import FlowMixtureDataset
 from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
                               FlowRandomScale, LoadFlowPair, PackFlowInputs)
 from .load_annotations import LabelFileError, LoadAnnotations
-from .random_windows import RandomWindows
+from .load_image import ImageFileError, LoadImageFromFile
+from .random_windows import (WINDOW_META_KEYS, PackWinWinInputs,
+                             RandomWindows)
 from .synthetic_flow import SyntheticFlowDataset
 
 __all__ = [
-    'CamVidDataset', 'RandomWindows', 'FlowPairListDataset',
+    'BDD100KDataset', 'CamVidDataset', 'RandomWindows', 'PackWinWinInputs',
+    'WINDOW_META_KEYS', 'FlowPairListDataset',
     'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
     'FlowMixtureDataset', 'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
     'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs', 'LoadAnnotations',
-    'LabelFileError', 'WinWinDemoDataset', 'SyntheticFlowDataset'
+    'LabelFileError', 'ImageFileError', 'LoadImageFromFile',
+    'WinWinDemoDataset', 'SyntheticFlowDataset'
 ]

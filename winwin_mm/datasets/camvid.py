@@ -65,6 +65,11 @@ class CamVidDataset(BaseSegDataset):
                          label_map=self.label_map,
                          reduce_zero_label=self.reduce_zero_label,
                          seg_fields=[]))
+        if not data_list:
+            raise ValueError(
+                f'CamVid split list {self.ann_file} lists no images. Fix: '
+                'one "image label" line per sample (SegNet layout, see '
+                'README.md#camvid), or point ann_file at another split.')
         return data_list
 
     @staticmethod

@@ -32,7 +32,7 @@ FRAME_KEYS = ('img1', 'img2')
 GT_KEYS = ('gt_flow_fw', 'gt_valid_fw')
 DEFAULT_META_KEYS = ('img1_path', 'img2_path', 'ori_shape', 'img_shape',
                      'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                     'window_boxes')
+                     'window_boxes', 'window_patch_size')
 
 
 def _check_gt_aligned(results: dict, transform: str) -> None:

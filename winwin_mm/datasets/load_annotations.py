@@ -16,7 +16,9 @@ class LoadAnnotations(MMSegLoadAnnotations):
     mmseg decodes label maps with Pillow, whose errors for a corrupt or
     truncated PNG ("image file is truncated", "cannot identify image file
     <_io.BytesIO ...>") do not say which of a dataset's files is broken.
-    Here they do, with the fix.
+    Here they do, with the fix; a label map of another size than its image
+    (``ori_shape``, set by ``LoadImageFromFile``) is refused the same way
+    (mmseg fails later with "stack expects each tensor to be equal size").
     """
 
     def _load_seg_map(self, results: dict) -> None:
@@ -31,3 +33,12 @@ class LoadAnnotations(MMSegLoadAnnotations):
                 'the split list.') from e
         if results.get('gt_seg_map') is None:
             raise LabelFileError(f'{path}: decoding returned no label map')
+        label_hw = tuple(results['gt_seg_map'].shape[:2])
+        img_hw = tuple(results.get('ori_shape', label_hw)[:2])
+        if label_hw != img_hw:
+            raise LabelFileError(
+                f'{path}: label map is {label_hw[0]}x{label_hw[1]} pixels but '
+                f'its image {results.get("img_path")} is {img_hw[0]}x'
+                f'{img_hw[1]}. The image and label lists are out of step or '
+                'the label was resized: fix the file (or the split list) so '
+                'every label map has its image\'s size.')

@@ -2,12 +2,16 @@
 from typing import Optional
 
 from mmcv.transforms import BaseTransform
+from mmseg.datasets.transforms import PackSegInputs
 
 from winwin_mm.registry import TRANSFORMS
 from winwin_mm.windows import (WindowSizeError, sample_random_tokens,
                                sample_windows, window_side_from_fraction)
 
 MODES = ('windows', 'random')
+# what RandomWindows adds and the model reads: packed by PackWinWinInputs
+# (segmentation, depth) and PackFlowInputs (flow) by default
+WINDOW_META_KEYS = ('window_boxes', 'window_tokens', 'window_patch_size')
 
 
 @TRANSFORMS.register_module()
@@ -15,9 +19,11 @@ class RandomWindows(BaseTransform):
     """Sample the tokens a Win-Win training step keeps.
 
     Place it after every geometric transform (resize, crop, flip) and before
-    ``PackSegInputs``, and add ``'window_boxes'`` (or ``'window_tokens'``) to
-    that transform's ``meta_keys``. The windows lie inside the image region
-    ``results['img_shape']`` on its patch grid (``H // p`` x ``W // p``).
+    ``winwin_mm.PackWinWinInputs`` (or ``PackFlowInputs``), which pack its
+    keys (:data:`WINDOW_META_KEYS`). The model checks that the windows
+    arrive and that ``patch_size`` is its own. The windows lie inside the
+    image region ``results['img_shape']`` on its patch grid (``H // p`` x
+    ``W // p``).
 
     Modes (the paper's ablations):
 
@@ -40,6 +46,8 @@ class RandomWindows(BaseTransform):
             units, end-exclusive (``'windows'`` mode).
         window_tokens (np.ndarray): (K,) int64 flat token indices
             (``'random'`` mode).
+        window_patch_size (int): ``patch_size``, so the model can refuse
+            windows sampled on another patch grid than its own.
     """
 
     def __init__(self,
@@ -62,6 +70,11 @@ class RandomWindows(BaseTransform):
         self.token_fraction = token_fraction
         self.patch_size = patch_size
         self.mode = mode
+        if num_windows < 1:
+            raise WindowSizeError(f'RandomWindows needs num_windows >= 1, got '
+                                  f'{num_windows}. For full-resolution '
+                                  'training remove RandomWindows and set '
+                                  'model.train_windows=False.')
 
     def side_for(self, grid_hw) -> int:
         """Window side in patches for an image with patch grid ``grid_hw``."""
@@ -85,6 +98,7 @@ class RandomWindows(BaseTransform):
             raise WindowSizeError(
                 f'RandomWindows on image {results.get("img_path", "")} of '
                 f'{h}x{w} pixels (patch {self.patch_size}): {e}') from None
+        results['window_patch_size'] = self.patch_size
         return results
 
     def __repr__(self) -> str:
@@ -92,3 +106,22 @@ class RandomWindows(BaseTransform):
                 f'window_size={self.window_size}, token_fraction='
                 f'{self.token_fraction}, patch_size={self.patch_size}, '
                 f'mode={self.mode!r})')
+
+
+@TRANSFORMS.register_module()
+class PackWinWinInputs(PackSegInputs):
+    """``PackSegInputs`` that also packs the keys of :class:`RandomWindows`
+    (:data:`WINDOW_META_KEYS`), so no config has to repeat them.
+
+    Args:
+        meta_keys (Sequence[str]): as ``PackSegInputs`` (its default: the
+            segmentation keys); the window keys are always added.
+    """
+
+    def __init__(self,
+                 meta_keys=('img_path', 'seg_map_path', 'ori_shape',
+                            'img_shape', 'pad_shape', 'scale_factor', 'flip',
+                            'flip_direction', 'reduce_zero_label')) -> None:
+        meta_keys = tuple(meta_keys)
+        super().__init__(meta_keys + tuple(
+            k for k in WINDOW_META_KEYS if k not in meta_keys))

@@ -1,9 +1,16 @@
+from .checkpoint_hooks import (AtomicCheckpointHook, CheckpointMatchHook,
+                               install_resume_resolver,
+                               resolve_last_checkpoint)
 from .flow_visualization_hook import FlowVisualizationHook
-from .hooks import DatasetConsistencyHook, NonFiniteLossHook, RNGStateHook
+from .hooks import (DatasetConsistencyHook, EvalLabelCheckHook,
+                    NonFiniteLossHook, RNGStateHook)
+from .seg_visualization_hook import SegVisualizationHook
 from .layer_decay_optim_wrapper_constructor import (
     LayerDecayOptimWrapperConstructor, find_vit_encoder, layer_ids)
 
 __all__ = ['LayerDecayOptimWrapperConstructor', 'find_vit_encoder',
            'layer_ids',
            'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook',
-           'FlowVisualizationHook']
+           'FlowVisualizationHook', 'AtomicCheckpointHook',
+           'CheckpointMatchHook', 'EvalLabelCheckHook', 'SegVisualizationHook',
+           'install_resume_resolver', 'resolve_last_checkpoint']

@@ -3,12 +3,14 @@ config/dataset consistency."""
 import glob
 import math
 import os.path as osp
+import re
 from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
 
 from winwin_mm.registry import HOOKS
+from .checkpoint_hooks import write_text_atomic
 
 
 @HOOKS.register_module()
@@ -55,7 +57,11 @@ class RNGStateHook(Hook):
 class NonFiniteLossHook(Hook):
     """Stop training at the first non-finite loss, naming the iteration, the
     loss terms and the last good checkpoint (runs before the checkpoint hook,
-    so no corrupted checkpoint is written). With ``AmpOptimWrapper`` an
+    so no corrupted checkpoint is written). The checkpoint saved just before
+    the failing iteration holds the weights that gave the non-finite loss,
+    so the last good one is the one before it; ``last_checkpoint`` is
+    pointed at it for ``--resume`` (``AtomicCheckpointHook`` keeps it until
+    the next iteration's loss is finite). With ``AmpOptimWrapper`` an
     overflow inside the scaled backward is handled by dynamic loss scaling
     as usual; only a non-finite loss *value* stops the run."""
     priority = 'ABOVE_NORMAL'
@@ -69,15 +75,37 @@ class NonFiniteLossHook(Hook):
                  if 'loss' in k and isinstance(v, (int, float, torch.Tensor))}
         if all(math.isfinite(v) for v in terms.values()):
             return
-        ckpts = sorted(glob.glob(osp.join(runner.work_dir, '*.pth')),
-                       key=osp.getmtime)
-        last = ckpts[-1] if ckpts else 'none saved yet'
+        it = runner.iter + 1
+        good, suspect = last_good_checkpoint(runner.work_dir, it)
+        if good is not None:
+            # --resume continues from the good one, not the suspect
+            write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
+                              osp.basename(good))
         raise FloatingPointError(
-            f'Non-finite loss at iteration {runner.iter + 1}: '
+            f'Non-finite loss at iteration {it}: '
             + ', '.join(f'{k}={v}' for k, v in terms.items())
-            + f'. Training stopped; last good checkpoint: {last}. Lower the '
-            'learning rate, enable gradient clipping (optim_wrapper.clip_grad)'
-            ' or check the data, then resume with --resume.')
+            + f'. Training stopped; last good checkpoint: '
+            f'{good or "none saved yet"}'
+            + (f' ({suspect} holds the weights that gave this loss)'
+               if suspect else '')
+            + '. Lower the learning rate, enable gradient clipping '
+            '(optim_wrapper.clip_grad) or check the data, then resume with '
+            '--resume.')
+
+
+def last_good_checkpoint(work_dir: str, failed_iter: int):
+    """``(good, suspect)`` checkpoint paths after a non-finite loss at
+    iteration ``failed_iter`` (1-based): ``iter_{failed_iter-1}.pth`` holds
+    the weights that produced it (suspect); the newest older
+    ``iter_N.pth`` gave a finite loss afterwards (good)."""
+    steps = {}
+    for path in glob.glob(osp.join(work_dir, 'iter_*.pth')):
+        m = re.fullmatch(r'iter_(\d+)\.pth', osp.basename(path))
+        if m:
+            steps[int(m.group(1))] = path
+    older = [n for n in steps if n < failed_iter - 1]
+    return (steps[max(older)] if older else None,
+            steps.get(failed_iter - 1))
 
 
 @HOOKS.register_module()
@@ -118,3 +146,44 @@ class DatasetConsistencyHook(Hook):
 
     def before_test(self, runner) -> None:
         self._check(runner, 'test_dataloader')
+
+
+@HOOKS.register_module()
+class EvalLabelCheckHook(Hook):
+    """At validation and test, stop at the first label map with values
+    outside ``[0, num_classes)`` that are not ``ignore_index`` (IoUMetric
+    would report aAcc nan and mIoU 0.00 for them and exit 0). Training
+    labels are checked by the segmentor."""
+    priority = 'VERY_HIGH'
+
+    def _check(self, runner, outputs, loop: str) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') \
+            else runner.model
+        head = getattr(model, 'decode_head', None)
+        n = getattr(head, 'num_classes', None)
+        if n is None or not outputs:
+            return
+        ignore = getattr(head, 'ignore_index', 255)
+        for sample in outputs:
+            gt = getattr(sample, 'gt_sem_seg', None)
+            if gt is None:
+                continue
+            wrong = ((gt.data < 0) | (gt.data >= n)) & (gt.data != ignore)
+            if bool(wrong.any()):
+                values = torch.unique(gt.data[wrong]).tolist()[:10]
+                raise ValueError(
+                    f'{sample.metainfo.get("seg_map_path", "a label map")}: '
+                    f'{loop} label values {values} are outside [0, {n}) and '
+                    f'are not ignore_index={ignore}; the metrics would be '
+                    'meaningless (aAcc nan, mIoU 0). Fix: point the '
+                    f'{loop}_dataloader at the right label maps, or set '
+                    'num_classes / the dataset\'s label_map, '
+                    'reduce_zero_label or ignore_index.')
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None,
+                       outputs=None) -> None:
+        self._check(runner, outputs, 'val')
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None) -> None:
+        self._check(runner, outputs, 'test')

@@ -10,6 +10,10 @@ from winwin_mm.registry import METRICS
 
 # Sums kept per sample; the metrics are ratios of their dataset totals.
 SUM_KEYS = ('num_valid', 'epe', '1px', '3px', '5px', 'Fl')
+# printed names of the rates: '1px' alone reads as an accuracy in RAFT-style
+# tools, here it is the outlier rate (error > 1 px, Spring's convention)
+METRIC_NAMES = {'1px': '1px_outliers', '3px': '3px_outliers',
+                '5px': '5px_outliers', 'Fl': 'Fl'}
 MODES = ('standard', 'spring')
 
 
@@ -82,8 +86,10 @@ class FlowMetric(BaseMetric):
     """End-point error, outlier rates and Fl over a whole dataset.
 
     Keys (no prefix unless ``prefix`` is given): ``EPE`` (mean end-point
-    error in px), ``1px``, ``3px``, ``5px`` (% of pixels with error > 1, 3,
-    5 px) and ``Fl`` (% of KITTI outliers: error > 3 px **and** > 5 % of the
+    error in px), ``1px_outliers``, ``3px_outliers``, ``5px_outliers`` (%
+    of pixels with error > 1, 3, 5 px: outlier rates, Spring's ``1px``
+    convention, not the accuracy (% below) that RAFT-style tools print as
+    ``1px``) and ``Fl`` (% of KITTI outliers: error > 3 px **and** > 5 % of the
     ground-truth magnitude).
 
     **Pixel-weighted dataset figures.** Every figure is a ratio of sums over
@@ -164,11 +170,8 @@ class FlowMetric(BaseMetric):
         if n == 0:
             print_log('FlowMetric: no valid ground-truth pixel', 'current',
                       logging.WARNING)
-            return {
-                k: float('nan')
-                for k in ('EPE', '1px', '3px', '5px', 'Fl')
-            }
+            return {k: float('nan') for k in ('EPE', *METRIC_NAMES.values())}
         metrics = {'EPE': float(totals['epe'] / n)}
-        for key in ('1px', '3px', '5px', 'Fl'):
-            metrics[key] = float(100.0 * totals[key] / n)
+        for key, name in METRIC_NAMES.items():
+            metrics[name] = float(100.0 * totals[key] / n)
         return metrics

@@ -2,23 +2,20 @@
 # patch 16), the paper's setting. No crop: Win-Win keeps full-resolution
 # images and drops tokens instead. `train_pipeline` is completed by the config
 # that inherits this file (RandomWindows or not).
-dataset_type = 'BDD100KDataset'
+dataset_type = 'winwin_mm.BDD100KDataset'  # mmseg's, with clear errors
 data_root = 'data/bdd100k/'
 img_scale = (1280, 720)
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'window_boxes', 'window_tokens')
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
 ]
 train_pipeline = geometric_pipeline + [
-    dict(type='PackSegInputs', meta_keys=meta_keys)]
+    dict(type='winwin_mm.PackWinWinInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs')

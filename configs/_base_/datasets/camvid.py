@@ -1,19 +1,16 @@
 # CamVid (SegNet layout) at its full 480x360: 11 classes, void ignored.
 dataset_type = 'winwin_mm.CamVidDataset'
 data_root = 'data/camvid'
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'window_boxes', 'window_tokens')
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
 ]
 train_pipeline = geometric_pipeline + [
-    dict(type='PackSegInputs', meta_keys=meta_keys)]
+    dict(type='winwin_mm.PackWinWinInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs')
 ]

@@ -2,16 +2,13 @@
 # crop: Win-Win keeps full-resolution images and drops tokens instead.
 _base_ = ['mmseg::_base_/datasets/cityscapes.py']
 img_scale = (2048, 1024)
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'window_boxes', 'window_tokens')
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
 ]
 train_pipeline = geometric_pipeline + [
-    dict(type='PackSegInputs', meta_keys=meta_keys)]
+    dict(type='winwin_mm.PackWinWinInputs')]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -6,8 +6,8 @@ interleaved RoPE layout; when the model uses the CroCo layout the q/k rows of
 every head are permuted so the rotation is the same.
 """
 import re
-from collections import OrderedDict
-from typing import Dict, List, Sequence, Tuple
+from collections import Counter, OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -140,10 +140,12 @@ def permute_qk_layout(state: Dict[str, torch.Tensor], num_heads: int,
 
 def key_mismatch(own: Dict[str, torch.Tensor],
                  state: Dict[str, torch.Tensor],
-                 may_miss: Sequence[str] = ()) -> str:
+                 may_miss: Sequence[str] = (),
+                 limit: Optional[int] = None) -> str:
     """'' when ``state`` fits a model whose state dict is ``own`` (keys in
     ``may_miss`` may be absent), else the missing keys, unexpected keys and
-    shape mismatches, one line each, for the loader's error."""
+    shape mismatches, one line each, for the loader's error (with
+    ``limit``: their counts and the first ``limit`` of each)."""
     shape_err = [f'{k}: checkpoint {tuple(v.shape)} vs model '
                  f'{tuple(own[k].shape)}' for k, v in state.items()
                  if k in own and own[k].shape != v.shape]
@@ -151,6 +153,13 @@ def key_mismatch(own: Dict[str, torch.Tensor],
     unexpected = sorted(set(state) - set(own))
     if not (missing or unexpected or shape_err):
         return ''
+    if limit is not None:
+        def cut(items):
+            more = f' ... ({len(items) - limit} more)' \
+                if len(items) > limit else ''
+            return f'{len(items)}: {items[:limit]}{more}'
+        return (f'  missing keys {cut(missing)}\n  unexpected keys '
+                f'{cut(unexpected)}\n  shape mismatches {cut(shape_err)}\n')
     return (f'  missing keys: {missing}\n  unexpected keys: {unexpected}\n'
             f'  shape mismatches: {shape_err}\n')
 
@@ -193,7 +202,17 @@ def load_pretrained(model, init_cfg: dict, fmt: str = 'auto') -> None:
     for k in ('rope.freqs_y', 'rope.freqs_x'):
         if k in state and state[k].dim() == 2:  # shared by all blocks
             state[k] = state[k].expand_as(own[k]).clone()
-    mismatch = key_mismatch(own, state)
+    mismatch = key_mismatch(own, state, limit=8)
+    # a whole segmentor / flow model: its backbone keys under a prefix
+    found = Counter(k.split('.')[0] + '.' for k in state if k not in own
+                    and k.split('.', 1)[-1] in own)
+    if mismatch and found and not init_cfg.get('prefix'):
+        pre = found.most_common(1)[0][0]
+        raise RuntimeError(
+            f'Checkpoint {path} holds a whole model (backbone keys under '
+            f'{pre!r}), not a backbone.\n' + mismatch + 'Fix: add prefix='
+            f'{pre!r} to the backbone init_cfg, e.g. init_cfg=dict('
+            f"type='Pretrained', checkpoint={path!r}, prefix={pre!r}).")
     if mismatch:
         raise RuntimeError(
             f'Checkpoint {path} (read as {used_fmt!r} format) does not match '

@@ -25,9 +25,10 @@ import torch.nn as nn
 
 from winwin_mm.registry import MODELS
 from winwin_mm.token_selection import TokenSelection, tokens_to_grid
-from winwin_mm.windows import crop_windows, grid_positions, stack_meta
+from winwin_mm.windows import crop_windows, grid_positions
 from ..builder import build_module
 from .base_flow_estimator import BaseFlowEstimator
+from ..window_meta import training_windows
 
 TEST_MODES = ('whole', 'tiled')
 
@@ -72,6 +73,10 @@ class WinWinFlow(BaseFlowEstimator):
             grid; overlaps merged), so that the cross-attention keys of a
             frame-1 window also cover where its content moved. 0 (default):
             the same boxes in both frames.
+        train_windows (bool): True (Win-Win): every training batch must
+            carry the windows of ``RandomWindows`` (sampled with the encoder's
+            patch size); False: full-resolution training, windows refused.
+            Default: True.
         data_preprocessor (dict): default ``FlowDataPreprocessor``.
         train_cfg (dict, optional): unused, for OpenMMLab compatibility.
         test_cfg (dict): ``mode='whole'`` (default: one full-resolution
@@ -96,6 +101,7 @@ class WinWinFlow(BaseFlowEstimator):
                  loss: Optional[dict] = None,
                  frame2_window_margin: int = 0,
                  flow_scale: float = 1.,
+                 train_windows: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -111,6 +117,7 @@ class WinWinFlow(BaseFlowEstimator):
                 f'the encoder out_indices {enc.out_indices}.')
         self._enc_last = enc.out_indices.index(last)
         self.patch_size = enc.patch_size
+        self.train_windows = train_windows
         dec_cfg = dict(decoder or {})
         dec_cfg.setdefault('type', 'CrossDecoder')
         dec_cfg.setdefault('in_dims', enc.embed_dims)
@@ -242,9 +249,11 @@ class WinWinFlow(BaseFlowEstimator):
     # ------------------------------------------------------------ training
     def loss(self, inputs: torch.Tensor,
              data_samples) -> Dict[str, torch.Tensor]:
-        """Loss on the windows of ``metainfo['window_boxes']`` (or on the
-        whole image when the samples carry none)."""
-        boxes = stack_meta(data_samples, 'window_boxes')
+        """Loss on the windows of ``metainfo['window_boxes']`` (on the whole
+        image with ``train_windows=False``; see
+        :func:`~winwin_mm.models.window_meta.training_windows`)."""
+        boxes, _ = training_windows(data_samples, self.train_windows,
+                                    self.patch_size, type(self).__name__)
         flow, valid = self.stack_gt(data_samples, inputs.shape[-2:])
         flow, valid = flow.to(inputs.device), valid.to(inputs.device)
         pred = self.forward_flow(inputs, boxes)

@@ -8,7 +8,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from winwin_mm.token_selection import TokenSelection
-from winwin_mm.windows import stack_meta
+from ..window_meta import training_windows
 from .window_crop import (crop_samples_to_windows, pad_to_patch,
                           token_keep_mask)
 
@@ -24,15 +24,26 @@ class WindowedSegmentorMixin:
     loss covers the kept windows only. ``metainfo['window_tokens']`` (random
     token ablation) scatters the kept features onto the full grid and fills
     the ground truth of every dropped token's pixels with
-    :meth:`dropped_value` (a value the loss ignores). Without either key the
-    step is a normal full-resolution step.
+    :meth:`dropped_value` (a value the loss ignores). A batch without either
+    key is an error (Win-Win must not silently switch off) unless the config
+    asks for full-resolution training with ``train_windows=False``.
 
     Test: ``encode_decode`` pads the image to the patch size so features
     align with pixels, runs it in one pass and crops the output back.
 
     Subclasses set ``gt_field`` (the data-sample field to mask).
+
+    Args:
+        train_windows (bool): True (Win-Win): every training batch must carry
+            the windows of ``RandomWindows``, sampled with the backbone's
+            patch size. False: full-resolution training (the baselines); a
+            batch with windows is then an error. Default: True.
     """
     gt_field = 'gt_sem_seg'
+
+    def __init__(self, *args, train_windows: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.train_windows = train_windows
 
     @property
     def patch_size(self) -> int:
@@ -63,8 +74,8 @@ class WindowedSegmentorMixin:
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         self.validate_targets(data_samples)
-        boxes = stack_meta(data_samples, 'window_boxes')
-        tokens = stack_meta(data_samples, 'window_tokens')
+        boxes, tokens = training_windows(data_samples, self.train_windows,
+                                         self.patch_size, type(self).__name__)
         # host-side, before any device work: the step stays sync-free
         selection = self.backbone.select_tokens(
             inputs.shape[-2:], windows=boxes, token_index=tokens,

@@ -17,8 +17,8 @@ class WinWinDepthEstimator(WindowedSegmentorMixin, DepthEstimator):
     tagged ``window_source=(b, n)`` so ``WindowSiLogLoss`` pools the windows
     of one image). ``metainfo['window_tokens']`` (random-token ablation)
     scatters the kept features onto the full grid and sets the depth of every
-    dropped token's pixels to 0 (invalid). Without either key the step is a
-    normal full-resolution step.
+    dropped token's pixels to 0 (invalid). A batch without either key is an
+    error unless ``train_windows=False`` (full-resolution training).
 
     Test: ``test_cfg=dict(mode='whole')`` runs the full-resolution image in
     one pass (padded to the patch size, depth cropped back); mmseg's
