@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 
-def _replace_syncbn(node) -> int:
+def replace_syncbn(node) -> int:
     """SyncBN -> BN in a config tree (SyncBN needs CUDA); returns count."""
     n = 0
     if isinstance(node, dict):
@@ -16,10 +16,10 @@ def _replace_syncbn(node) -> int:
             node['type'] = 'BN'
             n += 1
         for v in node.values():
-            n += _replace_syncbn(v)
+            n += replace_syncbn(v)
     elif isinstance(node, (list, tuple)):
         for v in node:
-            n += _replace_syncbn(v)
+            n += replace_syncbn(v)
     return n
 
 
@@ -48,7 +48,7 @@ def prepare_cfg(cfg: Config, args) -> Config:
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if not torch.cuda.is_available():
-        if _replace_syncbn(cfg.get('model', {})):
+        if replace_syncbn(cfg.get('model', {})):
             print_log('No CUDA device: SyncBN layers are built as BN.',
                       logger='current')
         if args.launcher != 'none':

@@ -8,6 +8,7 @@ call no mmcv op, so :func:`install_mmcv_ext_placeholder` registers a module
 :class:`MMCVOpsUnavailableError` naming the op and the fix. Where the full mmcv
 is installed this module does nothing and its ops work.
 """
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -76,5 +77,9 @@ def install_mmcv_ext_placeholder() -> bool:
         ext = _PlaceholderExt('mmcv._ext', 'placeholder for mmcv compiled '
                               'ops (mmcv-lite); see winwin_mm.utils.mmcv_ext')
         setattr(ext, PLACEHOLDER_FLAG, True)
+        # a spec without a loader: pkgutil.find_loader (mmengine's
+        # mmcv_full_available, called by Runner.wrap_model) answers None,
+        # i.e. "no full mmcv", instead of raising on a missing __spec__
+        ext.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
         sys.modules['mmcv._ext'] = ext
     return True
