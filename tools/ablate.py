@@ -59,6 +59,9 @@ def parse_args(argv=None):
     p.add_argument('--eval-split', default='val',
                    help='split evaluated (val, test, ...): replaces "val" '
                    'in the eval dataset\'s ann_file / data_prefix')
+    p.add_argument('--eval-every', type=int, default=1, metavar='K',
+                   help='evaluate on every K-th image of the eval split only '
+                   '(cheaper, noisier; reported in results)')
     p.add_argument('--data-root', default=None,
                    help='dataset root for training and evaluation')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -132,9 +135,9 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.logging import print_log
 
-    from winwin_mm.ablation import (VARIANTS, aggregate, image_grid,
-                                    make_variant, prepare_base, seeded,
-                                    write_reports)
+    from winwin_mm.ablation import (VARIANTS, aggregate, eval_every,
+                                    image_grid, make_variant, prepare_base,
+                                    seeded, write_reports)
     from winwin_mm.ablation.equal_time import equal_time_jobs, equal_time
     from winwin_mm.ablation.heads import set_head
     from winwin_mm.utils.progress import estimate_remaining, progress_line
@@ -150,13 +153,15 @@ def main(argv=None):
         cfg_options=args.cfg_options, checkpoints=max(1, args.equal_time))
     if args.head != 'config':
         set_head(base, args.head)
+    eval_images = eval_every(base, args.eval_every)
     grid, hw = image_grid(base)
     print_log(f'training images {hw[0]}x{hw[1]} -> {grid[0]}x{grid[1]} '
               'tokens', logger='current')
     import torch
     summary = dict(variants={}, config=args.config, head=args.head,
                    iters=base.train_cfg.max_iters, seeds=args.seeds,
-                   eval_split=args.eval_split, image_size=list(hw),
+                   eval_split=args.eval_split, eval_every=args.eval_every,
+                   eval_images=eval_images, image_size=list(hw),
                    grid=list(grid), time_budget=args.time_budget,
                    parallel=args.parallel, border=0.125,
                    memory='GPU: peak allocated tensors' if
@@ -189,6 +194,7 @@ def main(argv=None):
         summary['variants'] = {k: aggregate(v) for k, v in runs.items()}
         with open(osp.join(out, 'results.json'), 'w') as f:
             json.dump(summary, f, indent=1)
+        write_reports(out, summary)  # partial results survive a stop
         done.append(job)
         # time left: the remaining runs' tokens x iterations at the rate
         # measured so far plus their evaluations, shared by --parallel runs

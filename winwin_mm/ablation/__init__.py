@@ -1,7 +1,8 @@
 from .report import aggregate, markdown, write_reports
-from .study_config import image_grid, prepare_base, seeded, split_path
+from .study_config import (eval_every, image_grid, prepare_base, seeded,
+                           split_path)
 from .variants import VARIANTS, budget, make_variant, nearest_even
 
 __all__ = ['VARIANTS', 'budget', 'make_variant', 'nearest_even',
-           'prepare_base', 'image_grid', 'seeded', 'split_path', 'aggregate',
+           'prepare_base', 'eval_every', 'image_grid', 'seeded', 'split_path', 'aggregate',
            'markdown', 'write_reports']

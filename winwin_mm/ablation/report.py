@@ -58,9 +58,13 @@ def markdown(summary: dict) -> str:
             f'{_fmt(r.get("iter_s_median"), ".2f")} | {r["mIoU"]:.2f} +- '
             f'{r["mIoU_std"]:.2f} | {r["aAcc"]:.2f} | {r["peak_mb"]:.0f} |')
     seeds = sorted({s for r in vs.values() for s in r['seeds']})
+    every = summary.get('eval_every', 1)
+    images = f'{summary.get("eval_images", "all")} images' + (
+        f', every {every}-th' if every > 1 else '')
     text = (f'Config `{summary["config"]}`, {summary["iters"]} iterations, '
-            f'seeds {seeds}, evaluated on `{summary["eval_split"]}` at full '
-            f'resolution. Peak memory: {summary.get("memory", "")}.\n\n' +
+            f'seeds {seeds}, evaluated on `{summary["eval_split"]}` '
+            f'({images}) at full resolution. Peak memory: '
+            f'{summary.get("memory", "")}.\n\n' +
             '\n'.join(rows) + '\n')
     if any('err_border' in r for r in vs.values()):
         text += ('\nError by position (border band: within '

@@ -98,6 +98,24 @@ def image_grid(cfg: Config) -> Tuple[Tuple[int, int], Tuple[int, int]]:
     return (h // p, w // p), (h, w)
 
 
+def eval_every(cfg: Config, every: int) -> int:
+    """Evaluate on every ``every``-th image of the eval split only (evenly
+    spread over it, not its first frames); returns how many are kept."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    if every < 1:
+        raise ValueError(f'eval_every must be >= 1, got {every}.')
+    init_default_scope('mmseg')
+    ds_cfg = copy.deepcopy(cfg.val_dataloader.dataset)
+    ds_cfg.pipeline = []
+    ds_cfg.pop('indices', None)
+    n = len(DATASETS.build(ds_cfg))
+    keep = list(range(0, n, every))
+    for name in LOADERS[1:]:
+        cfg[name].dataset.indices = keep
+    return len(keep)
+
+
 def seeded(cfg: Config, seed: int, work_dir: str,
            extra_hooks: Sequence[dict] = ()) -> Config:
     """A variant's config for one seed and work dir."""
