@@ -145,3 +145,21 @@ def test_peak_memory_hook_matches_an_independent_rss_sampler(tmp_path):
     assert hook.peak_mb - hook.start_mb >= 256 * 0.95
     # the sampler's maximum: the hook is never below it, and not far above
     assert max(seen) - 1 <= hook.peak_mb <= max(seen) + 32
+
+
+def test_head_choice_matches_the_dpt_config():
+    import os.path as osp
+    from winwin_mm.ablation.heads import set_head
+    root = osp.join(osp.dirname(__file__), '..', 'configs')
+    dpt = Config.fromfile(osp.join(root,
+                                   'winwin_vitti_in21k_camvid_960x720_dpt.py'))
+    cfg = Config.fromfile(osp.join(root,
+                                   'winwin_vitti_in21k_camvid_960x720.py'))
+    set_head(cfg, 'uper')  # the config's own head: unchanged
+    assert cfg.model.decode_head.type == 'UPerHead'
+    set_head(cfg, 'dpt')
+    assert cfg.model.neck is None and dpt.model.neck is None
+    assert cfg.model.decode_head.to_dict() == dpt.model.decode_head.to_dict()
+    assert cfg.model.auxiliary_head.in_channels == 192
+    with pytest.raises(ValueError, match='decode head is'):
+        set_head(dpt, 'uper')
