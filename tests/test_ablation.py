@@ -163,3 +163,43 @@ def test_head_choice_matches_the_dpt_config():
     assert cfg.model.auxiliary_head.in_channels == 192
     with pytest.raises(ValueError, match='decode head is'):
         set_head(dpt, 'uper')
+
+
+def test_equal_time_picks_checkpoints_within_the_cheapest_time(tmp_path):
+    import json
+    from winwin_mm.ablation.equal_time import (budget, equal_time,
+                                               last_checkpoint_within)
+
+    def job(variant, seed, ckpt_s, miou):
+        return dict(variant=variant, seed=seed, wd=str(tmp_path),
+                    name=f'{variant}/seed{seed}', result=dict(
+                        ckpt_s=ckpt_s, iters=max(map(int, ckpt_s)),
+                        evals=dict(whole=dict(mIoU=miou))))
+
+    jobs = [job('win2', 0, {'5': 10., '10': 20.}, 30.),
+            job('win2', 1, {'5': 11., '10': 22.}, 32.),
+            job('fullres', 0, {'5': 30., '10': 60.}, 40.),
+            job('fullres', 1, {'5': 18., '10': 36.}, 42.)]
+    assert budget(jobs) == ('win2', 21.)
+    assert last_checkpoint_within({'5': 18., '10': 36.}, 21.) == 5
+    assert last_checkpoint_within({'5': 30., '10': 60.}, 21.) is None
+    # fullres seed 1 at its iteration-5 checkpoint (18 s <= 21 s), scored
+    # by an evaluation job; fullres seed 0 has no checkpoint in time
+    out = tmp_path / 'm.json'
+    out.write_text(json.dumps(dict(evals=dict(whole=dict(mIoU=25.)))))
+    for j in jobs:
+        j['equal_time_iter'] = last_checkpoint_within(j['result']['ckpt_s'],
+                                                      21.)
+    out2 = tmp_path / 'm2.json'
+    out2.write_text(json.dumps(dict(evals=dict(whole=dict(mIoU=28.)))))
+    extra = [dict(out=str(out), run=jobs[3], iter=5)]
+    with pytest.raises(ValueError, match='win2/seed1: no evaluation'):
+        equal_time(jobs, extra)
+    extra.append(dict(out=str(out2), run=jobs[1], iter=5))
+    eq = equal_time(jobs, extra)
+    assert eq['cheapest'] == 'win2' and eq['budget_s'] == 21.
+    # win2 seed 1 ended at 22 s > 21 s: its 5-iteration checkpoint counts
+    assert eq['variants']['win2'] == dict(iters=7.5, train_s=15.5,
+                                          mIoU=29., seeds=2)
+    assert eq['variants']['fullres'] == dict(iters=5, train_s=18.,
+                                             mIoU=25., seeds=1)

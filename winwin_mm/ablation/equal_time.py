@@ -68,8 +68,11 @@ def equal_time(jobs: List[dict], extra: List[dict]) -> dict:
             continue
         if id(j) in evals:
             it, miou = evals[id(j)]
-        else:
+        elif it == j['result']['iters']:
             miou = j['result']['evals']['whole']['mIoU']
+        else:
+            raise ValueError(f'{j["name"]}: no evaluation of its checkpoint '
+                             f'at iteration {it} among the equal-time jobs.')
         per.setdefault(j['variant'], []).append(
             (it, j['result']['ckpt_s'][str(it)], miou))
     out = {}

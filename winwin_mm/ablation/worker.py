@@ -26,13 +26,16 @@ from typing import Dict
 
 def eval_record(metrics: Dict[str, float], eval_s: float) -> dict:
     """``StudyIoUMetric``'s flat metrics -> the study's per-mode record."""
-    rec = dict(mIoU=float(metrics['mIoU']), aAcc=float(metrics['aAcc']),
+    def num(v):
+        return round(float(v), 2)
+
+    rec = dict(mIoU=num(metrics['mIoU']), aAcc=num(metrics['aAcc']),
                eval_s=round(eval_s, 1), per_class_iou={})
     for k, v in metrics.items():
         if k.startswith('IoU.'):
-            rec['per_class_iou'][k[4:]] = float(v)
+            rec['per_class_iou'][k[4:]] = num(v)
         elif k.split('_')[0] in ('mIoU', 'err') and '_' in k:
-            rec[k] = float(v)
+            rec[k] = num(v)
     return rec
 
 
