@@ -31,8 +31,12 @@ DEFAULT_VARIANTS = ['fullres', 'win2', 'win1', 'win4', 'random',
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Win-Win masking study')
-    p.add_argument('config', help='a Win-Win segmentation config (with '
-                   'RandomWindows in its train pipeline)')
+    p.add_argument('config', nargs='?', help='a Win-Win segmentation config '
+                   '(with RandomWindows in its train pipeline)')
+    p.add_argument('--merge', nargs='+', metavar='DIR',
+                   help='train nothing: merge the results.json of earlier '
+                   'studies (e.g. one seed each) into --out and rewrite the '
+                   'reports')
     p.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS)
     p.add_argument('--seeds', nargs='+', type=int, default=[0],
                    help='one run per variant and seed; results give the '
@@ -68,6 +72,8 @@ def parse_args(argv=None):
                    help='key=value overrides of the config (every variant)')
     p.add_argument('--out', required=True, help='output folder')
     args = p.parse_args(argv)
+    if not args.config and not args.merge:
+        p.error('give a config (or --merge DIR ...)')
     if args.parallel < 1:
         p.error('--parallel must be >= 1')
     return args
@@ -131,8 +137,45 @@ def write_job(wd: str, cfg, desc: dict, time_budget=None, load_from=None,
     return dict(job, path=path, log=osp.join(wd, f'worker{tag}.log'))
 
 
+def merge(dirs, out: str) -> dict:
+    """One summary from several studies' results.json: each variant's runs
+    pooled (e.g. seeds run in separate calls) and aggregated again."""
+    from winwin_mm.ablation import aggregate, write_reports
+    summaries = []
+    for d in dirs:
+        with open(osp.join(d, 'results.json')) as f:
+            summaries.append(json.load(f))
+    keys = ('config', 'iters', 'head', 'eval_split', 'eval_every')
+    for d, s in zip(dirs[1:], summaries[1:]):
+        diff = [k for k in keys if s.get(k) != summaries[0].get(k)]
+        if diff:
+            raise SystemExit(f'--merge: {d} differs from {dirs[0]} in '
+                             f'{diff}; merge only studies of one setting.')
+    runs = {}
+    for s in summaries:
+        for k, v in s['variants'].items():
+            have = {r['seed'] for r in runs.get(k, [])}
+            dup = have & {r['seed'] for r in v['runs']}
+            if dup:
+                raise SystemExit(f'--merge: seed(s) {sorted(dup)} of {k} '
+                                 'appear in more than one study.')
+            runs.setdefault(k, []).extend(v['runs'])
+    summary = dict(summaries[0], merged_from=[osp.abspath(d) for d in dirs],
+                   seeds=sorted({r['seed'] for v in runs.values()
+                                 for r in v}))
+    summary.pop('equal_time', None)
+    summary['variants'] = {k: aggregate(v) for k, v in runs.items()}
+    os.makedirs(out, exist_ok=True)
+    with open(osp.join(out, 'results.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+    print(write_reports(out, summary))
+    return summary
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     from mmengine.logging import print_log
 
     from winwin_mm.ablation import (VARIANTS, aggregate, eval_every,

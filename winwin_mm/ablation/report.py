@@ -55,8 +55,10 @@ def markdown(summary: dict) -> str:
         rows.append(
             f'| {name} | {r["eval_mode"]} | {r["tokens_per_image"]} | '
             f'{r["iters"]} | {r["train_s"]:.0f} | '
-            f'{_fmt(r.get("iter_s_median"), ".2f")} | {r["mIoU"]:.2f} +- '
-            f'{r["mIoU_std"]:.2f} | {r["aAcc"]:.2f} | {r["peak_mb"]:.0f} |')
+            f'{_fmt(r.get("iter_s_median"), ".2f")} | {r["mIoU"]:.2f} '
+            + (f'+- {r["mIoU_std"]:.2f}' if len(r['seeds']) > 1 else
+               '(1 seed)') +
+            f' | {r["aAcc"]:.2f} | {r["peak_mb"]:.0f} |')
     seeds = sorted({s for r in vs.values() for s in r['seeds']})
     every = summary.get('eval_every', 1)
     images = f'{summary.get("eval_images", "all")} images' + (
