@@ -1,8 +1,8 @@
 """winwin_mm: Win-Win high-resolution ViT training for OpenMMLab.
 
 Packaging follows MMYOLO: configs, tools and ``model-index.yml`` are shipped
-inside the package under ``winwin_mm/.mim`` (copied for ``pip install .``,
-symlinked for ``pip install -e .``), so that configs anywhere can inherit
+inside the package under ``winwin_mm/.mim`` (symlinks in the source tree;
+a wheel built by ``pip install .`` holds real copies), so that configs anywhere can inherit
 ``_base_ = ['winwin_mm::winwin_vits_camvid.py']`` and ``mim train/test
 winwin_mm`` find the tools.
 
@@ -18,6 +18,9 @@ import sys
 import warnings
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+PTH = 'winwin_mm_mim_scope.pth'
 
 HERE = osp.dirname(osp.abspath(__file__))
 MIM_FILES = ('configs', 'tools', 'model-index.yml')
@@ -38,35 +41,58 @@ def get_version():
 
 
 def add_mim_extension():
-    """Put configs/, tools/ and model-index.yml into winwin_mm/.mim.
+    """Link configs/, tools/ and model-index.yml into winwin_mm/.mim.
 
-    Symlinks for editable installs (``develop``/``editable_wheel``), copies
-    when a wheel or sdist is built (MMYOLO's ``add_mim_extension``).
+    Symlinks (MMYOLO's ``add_mim_extension``); building a wheel or an sdist
+    follows them and ships real copies, and an editable install sees the
+    live files. Where symlinks are not possible (some Windows set-ups) the
+    files are copied.
     """
-    if {'develop', 'editable_wheel'} & set(sys.argv):
-        mode = 'symlink'
-    elif {'sdist', 'bdist_wheel', 'build', 'build_py'} & set(sys.argv):
-        mode = 'copy'
-    else:
+    if not {'develop', 'editable_wheel', 'sdist', 'bdist_wheel', 'build',
+            'build_py', 'egg_info', 'dist_info'} & set(sys.argv):
         return
     mim_path = osp.join(HERE, 'winwin_mm', '.mim')
     os.makedirs(mim_path, exist_ok=True)
     for name in MIM_FILES:
         src = osp.join(HERE, name)
         dst = osp.join(mim_path, name)
+        if osp.islink(dst) and os.readlink(dst) == osp.relpath(
+                src, mim_path):
+            continue
         if osp.islink(dst) or osp.isfile(dst):
             os.remove(dst)
         elif osp.isdir(dst):
             shutil.rmtree(dst)
-        if mode == 'symlink':
-            os.symlink(osp.relpath(src, osp.dirname(dst)), dst)
-        elif osp.isdir(src):
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
-                '__pycache__', '*.pyc'))
-        else:
-            shutil.copyfile(src, dst)
-    if not all(osp.exists(osp.join(mim_path, n)) for n in MIM_FILES):
-        warnings.warn(f'incomplete MIM extension in {mim_path}')
+        try:
+            os.symlink(osp.relpath(src, mim_path), dst)
+        except OSError:
+            if osp.isdir(src):
+                shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+                    '__pycache__', '*.pyc'))
+            else:
+                shutil.copyfile(src, dst)
+    missing = [n for n in MIM_FILES
+               if not osp.exists(osp.join(mim_path, n))]
+    if missing:
+        warnings.warn(f'MIM extension in {mim_path} lacks {missing}')
+
+
+class BuildPyWithPth(build_py):
+    """Also put ``winwin_mm_mim_scope.pth`` at the top of the wheel.
+
+    pytest-cov's pattern: a .pth file in site-packages runs at start-up; this
+    one registers the ``winwin_mm::`` config scope with MMEngine (see
+    ``_winwin_mm_mim_scope.py``) so that tools that parse configs before
+    importing winwin_mm (``mim test mmseg``) resolve it too.
+    """
+
+    def run(self):
+        super().run()
+        self.copy_file(osp.join(HERE, PTH), osp.join(self.build_lib, PTH))
+
+    def get_outputs(self, include_bytecode=True):
+        return super().get_outputs(include_bytecode) + [
+            osp.join(self.build_lib, PTH)]
 
 
 if __name__ == '__main__':
@@ -80,6 +106,8 @@ if __name__ == '__main__':
         long_description_content_type='text/markdown',
         license='Apache License 2.0',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
+        py_modules=['_winwin_mm_mim_scope'],
+        cmdclass={'build_py': BuildPyWithPth},
         include_package_data=True,
         package_data={'winwin_mm': ['.mim/model-index.yml',
                                     '.mim/configs/**/*.py',

@@ -3,26 +3,21 @@
 # crop (713 per frame instead of Win-Win's 200) goes through the model: no
 # RandomWindows, so the model trains on the whole crop. It is the quality
 # ceiling Win-Win should match at a fraction of the training cost.
-_base_ = ['./winwin_vitb_sintel.py']
-
-
-def _without_windows(node):
-    """Copy of a dataset config with RandomWindows removed from pipelines."""
-    node = dict(node)
-    if 'pipeline' in node:
-        node['pipeline'] = [
-            t for t in node['pipeline']
-            if t['type'] != 'winwin_mm.RandomWindows'
-        ]
-    if 'dataset' in node:
-        node['dataset'] = _without_windows(node['dataset'])
-    if 'datasets' in node:
-        node['datasets'] = [_without_windows(d) for d in node['datasets']]
-    return node
-
-
-train_pipeline = [
-    t for t in _base_.train_pipeline if t['type'] != 'winwin_mm.RandomWindows'
+#
+# Schedule (configs/_base_/schedules/flow_adamw_cosine.py; a design choice:
+# the paper does not state it): AdamW lr 1e-4, betas (0.9, 0.95), weight
+# decay 0.05, gradient clipping at norm 1, 2000 iterations of linear
+# warm-up, cosine decay to 0 over 200k iterations of 16 pairs (8 GPUs x 2).
+# Start encoder and decoder from CroCo v2 ViT-B
+# (CroCo_V2_ViTBase_BaseDecoder.pth, the user brings the file): set
+# model.encoder.init_cfg and model.decoder.init_cfg to
+# dict(type='Pretrained', checkpoint=FILE), see
+# configs/_base_/models/winwin_flow_vitb.py.
+_base_ = [
+    './_base_/models/winwin_flow_vitb.py',
+    './_base_/datasets/flow_sintel_mixture_368x496.py',
+    './_base_/flow_runtime.py',
+    './_base_/schedules/flow_adamw_cosine.py',
 ]
-train_dataloader = dict(
-    dataset=_without_windows(_base_.train_dataloader.dataset))
+default_hooks = dict(checkpoint=dict(interval=10000))
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -25,6 +25,8 @@ train_pipeline = [
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
+# channels-last neck/heads and bf16 resizes: GPU speed (issue 15)
 model = dict(
+    channels_last=True, resize_in_compute_dtype=True,
     decode_head=dict(num_classes=150),
     auxiliary_head=dict(num_classes=150))

@@ -22,3 +22,6 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=8000)
 default_hooks = dict(checkpoint=dict(interval=8000))
+# GPU speed (issue 15): neck and heads in channels-last memory format, their
+# resizes in bf16 under autocast (winwin_mm/models/fast_dense.py)
+model = dict(channels_last=True, resize_in_compute_dtype=True)

@@ -6,58 +6,27 @@
 # (model.frame2_window_margin=0; set it to k to give frame 2 windows grown by
 # k patches per side as cross-attention keys). Test: the whole image in one
 # pass; the metric compares with Spring's 2x ground truth as the benchmark
-# does (FlowMetric(mode='spring')). See configs/winwin_vitb_spring_tiled.py
-# for the tiled baseline.
+# does (FlowMetric(mode='spring')); data in
+# configs/_base_/datasets/flow_spring_1080x1920.py. See
+# configs/winwin_vitb_spring_tiled.py for the tiled baseline.
 #
 # Schedule (a design choice: the paper does not state it): start from the
 # Sintel-stage model (load_from), AdamW lr 3e-5, betas (0.9, 0.95), weight
 # decay 0.05, gradient clipping at norm 1, 1000 iterations of linear warm-up
 # then cosine decay to 0 over 50k iterations of 8 pairs (e.g. 8 GPUs x 1).
-# Spring has no official validation split: we hold out two training scenes.
 _base_ = [
-    './_base_/models/winwin_flow_vitb.py', './_base_/flow_runtime.py',
-    './_base_/schedules/flow_adamw_cosine.py'
+    './_base_/models/winwin_flow_vitb.py',
+    './_base_/datasets/flow_spring_1080x1920.py',
+    './_base_/flow_runtime.py',
+    './_base_/schedules/flow_adamw_cosine.py',
 ]
-
-data_root = 'data/spring'
-val_scenes = ('0041', '0045')
-crop_size = (1080, 1920)  # the full frame: the crop only bounds the windows
-train_pipeline = [
-    dict(type='winwin_mm.LoadFlowPair', highres_gt='subsample'),
-    dict(type='winwin_mm.FlowColorJitter', brightness=0.4, contrast=0.4,
-         saturation=0.4, hue=0.5 / 3.14, asymmetric_prob=0.2),
-    dict(type='winwin_mm.FlowRandomFlip', prob=(0.5, 0.1),
-         direction=('horizontal', 'vertical')),
-    dict(type='winwin_mm.FlowRandomCrop', crop_size=crop_size),
-    # after every geometric transform: windows on the final frame's grid
+# after every geometric transform: windows on the final frame's grid
+train_pipeline = _base_.augment_pipeline + [
     dict(type='winwin_mm.RandomWindows', num_windows=2, window_size=10,
          patch_size=16),
     dict(type='winwin_mm.PackFlowInputs'),
 ]
-test_pipeline = [
-    # keep the 3840x2160 ground truth for the Spring evaluation rule
-    dict(type='winwin_mm.LoadFlowPair', highres_gt='keep'),
-    dict(type='winwin_mm.PackFlowInputs'),
-]
-train_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type='winwin_mm.SpringDataset', data_root=data_root, split='train',
-        val_scenes=val_scenes, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='winwin_mm.SpringDataset', data_root=data_root, split='val',
-        val_scenes=val_scenes, pipeline=test_pipeline, test_mode=True))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='winwin_mm.FlowMetric', mode='spring')
-test_evaluator = val_evaluator
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 max_iters = 50000
 optim_wrapper = dict(optimizer=dict(lr=3e-5))

@@ -243,3 +243,50 @@ def test_kitti2015_and_hd1k_layouts(tmp_path):
                   tmp_path)[1] == ('hd1k_input/image_2/000003_0001.png',
                                    'hd1k_input/image_2/000003_0002.png',
                                    'hd1k_flow_gt/flow_occ/000003_0001.png')
+
+
+# ------------------------------------------------ training mixture
+@needs_data
+def test_flow_mixture_repeats_members_with_one_pipeline():
+    """FlowMixtureDataset = ConcatDataset of RepeatDataset members, every
+    member with the mixture's pipeline (the Sintel-stage configs use it)."""
+    from mmengine.dataset import ConcatDataset, RepeatDataset
+    from mmengine.registry import DefaultScope
+
+    from winwin_mm.registry import DATASETS
+    with DefaultScope.overwrite_default_scope('winwin_mm'):
+        _check_mixture(DATASETS, ConcatDataset, RepeatDataset)
+
+
+def _check_mixture(DATASETS, ConcatDataset, RepeatDataset):
+    pipeline = [dict(type='winwin_mm.LoadFlowPair'),
+                dict(type='winwin_mm.FlowRandomCrop', crop_size=(64, 96)),
+                dict(type='winwin_mm.PackFlowInputs')]
+    kitti = dict(type='winwin_mm.KITTI2012Dataset',
+                 data_root=str(DATA / 'kitti2012'), flow_dir='flow_noc')
+    pair = dict(type='winwin_mm.FlowPairListDataset',
+                data_root=str(DATA / 'sintel_pair'),
+                pairs=[('frame_0001.png', 'frame_0002.png',
+                        'frame_0001.flo')])
+    mix = DATASETS.build(dict(
+        type='winwin_mm.FlowMixtureDataset', datasets=[kitti, pair],
+        repeats=[1, 3], pipeline=pipeline))
+    assert isinstance(mix, ConcatDataset)
+    assert isinstance(mix.datasets[1], RepeatDataset)
+    assert len(mix) == 2 + 3 * 1
+    names = [Path(mix.get_data_info(i)['img1_path']).name
+             for i in range(len(mix))]
+    assert names == ['000045_10.png', '000157_10.png'] + \
+        ['frame_0001.png'] * 3
+    for i in (0, 4):  # one pipeline for every member
+        out = mix[i]
+        assert out['inputs'].shape == (6, 64, 96)
+    with pytest.raises(ValueError, match='2 datasets but 1 repeats'):
+        DATASETS.build(dict(
+            type='winwin_mm.FlowMixtureDataset', datasets=[kitti, pair],
+            repeats=[1], pipeline=pipeline))
+    with pytest.raises(ValueError, match='sets its own pipeline'):
+        DATASETS.build(dict(
+            type='winwin_mm.FlowMixtureDataset',
+            datasets=[dict(kitti, pipeline=pipeline)], repeats=[1],
+            pipeline=pipeline))

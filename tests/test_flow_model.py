@@ -281,10 +281,25 @@ def test_frame2_margin_widens_only_the_frame2_support():
 
 
 def test_loss_without_windows_trains_full_resolution():
+    """The seg twin checks gradients: here every pixel of both frames gets
+    a gradient and the logged EPE is the mean end-point error of the
+    model's own full-resolution prediction on the valid pixels."""
     model = build().train()
     data = model.data_preprocessor(make_samples(1, 37, 50), True)
-    losses = model(**data, mode='loss')
-    assert torch.isfinite(losses['loss_flow']) and 'epe' in losses
+    inputs = data['inputs'].clone().requires_grad_(True)
+    losses = model(inputs, data['data_samples'], mode='loss')
+    assert torch.isfinite(losses['loss_flow'])
+    losses['loss_flow'].backward()
+    for frame in (slice(0, 3), slice(3, 6)):
+        g = inputs.grad[0, frame].abs().sum(0)
+        assert (g > 0).float().mean() > 0.95
+    with torch.no_grad():
+        pred = model.forward_flow(inputs)[:, :2]
+    sample = data['data_samples'][0]
+    gt, valid = sample.gt_flow_fw.data, sample.gt_valid_fw.data[0] > 0.5
+    assert valid.float().mean() < 1  # padding to the patch is not supervised
+    epe = (pred[0] - gt).norm(dim=0)[valid].mean()
+    torch.testing.assert_close(losses['epe'], epe, atol=1e-5, rtol=1e-5)
 
 
 # --------------------------------------------------- (c) whole and tiled
@@ -297,12 +312,17 @@ def test_whole_predict_full_size_for_non_multiple_of_patch():
     for sample in out:
         assert sample.pred_flow_fw.data.shape == (2, h, w)
         assert torch.isfinite(sample.pred_flow_fw.data).all()
+    # the whole pass equals the pass on the zero-padded image, cropped
+    x = torch.randn(1, 6, h, w)
     with torch.no_grad():
-        flow = model(torch.randn(1, 6, h, w), mode='tensor')
+        flow = model(x, mode='tensor')
+        padded = model.forward_flow(torch.nn.functional.pad(
+            x, (0, (-w) % P, 0, (-h) % P)))[:, :2, :h, :w]
     assert flow.shape == (1, 2, h, w)
+    torch.testing.assert_close(flow, padded, atol=1e-5, rtol=1e-5)
 
 
-def test_tiled_predict_same_shape_and_equal_to_whole_for_one_tile():
+def test_tiled_predict_equals_an_independent_tile_blend():
     model = build()
     h, w = 45, 61
     data = make_samples(1, h, w, seed=3)
@@ -313,12 +333,23 @@ def test_tiled_predict_same_shape_and_equal_to_whole_for_one_tile():
         model.test_cfg = dict(mode='tiled', crop_size=(24, 32), overlap=0.5,
                               tile_batch=3)
         tiled = model.test_step(data)[0].pred_flow_fw.data
-        x = torch.randn(2, 6, h, w)
-        tensor_tiled = model(x, mode='tensor')
+        x = model.data_preprocessor(data, False)['inputs']
+        # independent blend: one tile at a time at the hand-computed
+        # starts, weight 1 / s with s = a + (b - a) * sigmoid(conf)
+        acc, wsum = torch.zeros(2, h, w), torch.zeros(h, w)
+        for y in (0, 12, 21):  # 45 rows, tiles of 24, stride 12
+            for x0 in (0, 16, 29):  # 61 columns, tiles of 32, stride 16
+                out = model.forward_flow(x[..., y:y + 24, x0:x0 + 32])[0]
+                wgt = 1 / (0.25 + 3.75 * torch.sigmoid(out[2]))
+                acc[:, y:y + 24, x0:x0 + 32] += out[:2] * wgt
+                wsum[y:y + 24, x0:x0 + 32] += wgt
+        x = x[..., :h, :w]  # the preprocessor padded to the patch size
+        batched = model(torch.cat((x, x)), mode='tensor')
     torch.testing.assert_close(one_tile, whole, atol=1e-5, rtol=1e-5)
-    assert tiled.shape == (2, h, w) and torch.isfinite(tiled).all()
-    assert not torch.allclose(tiled, whole)
-    assert tensor_tiled.shape == (2, 2, h, w)
+    torch.testing.assert_close(tiled, acc / wsum, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batched[1], acc / wsum, atol=1e-5,
+                               rtol=1e-5)
+    assert (tiled - whole).abs().max() > 1e-3  # tiles see less context
 
 
 def test_tile_starts_stride_and_last_tile_flush():
@@ -447,3 +478,36 @@ def test_predict_flow_tool_writes_flo_and_png(tmp_path):
         ])
         assert read_flo(flo).shape == (40, 72, 2)
         assert cv2.imread(png).shape == (40, 72, 3)
+
+
+def test_layer_decay_groups_the_flow_encoder_blocks():
+    """Acceptance (issue 14): layer-wise lr decay follows WinWinFlow's
+    encoder (declared by ``vit_encoder`` / ``group_matcher``), per block."""
+    from mmengine.optim import build_optim_wrapper
+    model = build(encoder=dict(
+        type='winwin_mm.RoPEViT',
+        arch=dict(embed_dims=32, num_layers=3, num_heads=2), patch_size=P,
+        out_indices=(2, )))
+    base, rate = 1e-3, 0.5
+    wrapper = build_optim_wrapper(model, dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=base, weight_decay=0.05),
+        constructor='winwin_mm.LayerDecayOptimWrapperConstructor',
+        paramwise_cfg=dict(layer_decay_rate=rate)))  # num_layers: encoder's
+
+    def lr_of(param):
+        hits = [g['lr'] for g in wrapper.optimizer.param_groups
+                if any(p is param for p in g['params'])]
+        assert len(hits) == 1
+        return hits[0]
+
+    enc = model.encoder
+    assert lr_of(enc.patch_embed.proj.weight) == pytest.approx(base * rate**4)
+    for i, blk in enumerate(enc.blocks):  # decayed block by block
+        assert lr_of(blk.attn.qkv.weight) == pytest.approx(
+            base * rate**(3 - i))
+    for p in (enc.norm.weight, model.decoder.blocks[0].attn.qkv.weight,
+              model.head.head['conv3'].weight):
+        assert lr_of(p) == pytest.approx(base)
+    assert sum(len(g['params']) for g in wrapper.optimizer.param_groups) == \
+        len(list(model.parameters()))

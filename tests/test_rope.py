@@ -2,8 +2,11 @@
 import pytest
 import torch
 
-from winwin_mm.models.rope import (RoPE2D, apply_rope, layout_permutation,
-                                   rotate_pairs)
+from winwin_mm.models.backbones.vit_layers import RoPEAttention
+from winwin_mm.models.rope import (RoPE2D, apply_rope, channel_roles,
+                                   layout_permutation, pair_signs,
+                                   rotate_pairs, swap_pairs)
+from winwin_mm.utils.profiling import count_ops
 
 HEAD_DIM = 16
 VARIANTS = [('croco', False), ('interleaved', False), ('croco', True),
@@ -187,3 +190,125 @@ def test_mixed_frequencies_are_per_block():
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     with pytest.raises(IndexError, match='3 block'):
         rope(pos, 3)
+
+
+# ------------------------------------------- fused rotation (issue 15)
+def _previous_tables(rope, pos, layer=0):
+    """The tables before the fused rotation: plain sin (no sign folding)."""
+    cos, sin = rope(pos, layer)
+    return cos, sin * rope.signs.to(sin.dtype)  # signs are +-1: exact
+
+
+def _previous_apply(x, cos, sin, layout):
+    """The rotation before issue 15: neg/neg/cat/mul/mul/add, per tensor."""
+    return x * cos + rotate_pairs(x, layout) * sin
+
+
+def _complex_rotation(x, pos, rope):
+    """Independent: rotate each (first, second) member pair as a complex
+    number by e^{i angle}, angles from the axial frequencies."""
+    roles = channel_roles(x.shape[-1], rope.layout)
+    nf = x.shape[-1] // 4
+    first = [c for c, r in enumerate(roles) if r[2] == 0]
+    partner = {r: c for c, r in enumerate(roles)}
+    second = [partner[(roles[c][0], roles[c][1], 1)] for c in first]
+    ang = torch.stack([pos[..., roles[c][0]].double() *
+                       rope.freqs.double()[roles[c][1]] for c in first], -1)
+    z = torch.complex(x[..., first], x[..., second]) * torch.polar(
+        torch.ones_like(ang), ang)[:, None]
+    out = torch.empty_like(x)
+    out[..., first], out[..., second] = z.real, z.imag
+    assert len(first) == 2 * nf
+    return out
+
+
+@pytest.mark.parametrize('layout', ['croco', 'interleaved'])
+def test_rotation_equals_complex_multiplication(layout):
+    rope = RoPE2D(HEAD_DIM, layout=layout).double()
+    q, _, pos = _qkp()
+    cos, sin = rope(pos)
+    torch.testing.assert_close(apply_rope(q, cos, sin, layout),
+                               _complex_rotation(q, pos, rope), rtol=0,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize('layout', ['croco', 'interleaved'])
+def test_swap_and_signs_give_the_quarter_turn(layout):
+    x = torch.randn(2, 3, 5, HEAD_DIM, dtype=torch.float64)
+    signs = pair_signs(HEAD_DIM, layout).double()
+    assert signs.abs().eq(1).all() and signs.sum() == 0
+    torch.testing.assert_close(swap_pairs(x, layout) * signs,
+                               rotate_pairs(x, layout), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('layout,mixed', VARIANTS)
+@pytest.mark.parametrize('num_prefix', [0, 1])
+def test_fused_attention_equals_previous_rotation_fp32(layout, mixed,
+                                                       num_prefix):
+    """RoPEAttention (q and k rotated together, sign-folded tables) equals
+    the previous per-tensor rotation in float32: outputs and gradients of
+    the input, the qkv weights and RoPE-Mixed's frequencies."""
+    torch.manual_seed(0)
+    dim, heads, n = 32, 2, 9
+    rope = RoPE2D(dim // heads, layout=layout, mixed=mixed, num_heads=heads)
+    attn = RoPEAttention(dim, heads, rope_layout=layout)
+    x = torch.randn(2, n + num_prefix, dim, requires_grad=True)
+    pos = torch.randint(0, 30, (2, n, 2))
+    g = torch.randn(2, n + num_prefix, dim)
+
+    def previous():
+        B, N, C = x.shape
+        qkv = attn.qkv(x).reshape(B, N, 3, heads, dim // heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        cos, sin = _previous_tables(rope, pos)
+        q, k = (torch.cat((t[:, :, :num_prefix], _previous_apply(
+            t[:, :, num_prefix:], cos, sin, layout)), 2) for t in (q, k))
+        o = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        return attn.proj(o.transpose(1, 2).reshape(B, N, C))
+
+    params = [x, attn.qkv.weight] + ([rope.freqs_x] if mixed else [])
+    outs, grads = [], []
+    for f in (previous, lambda: attn(x, rope(pos), num_prefix)):
+        out = f()
+        outs.append(out)
+        grads.append(torch.autograd.grad(out, params, g))
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-6)
+    for a, b in zip(grads[1], grads[0]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('layout,mixed', VARIANTS)
+def test_bf16_autocast_rotates_in_bf16(layout, mixed):
+    """Under bf16 autocast the tables are bf16 and so is the rotated q/k (no
+    float32 promotion); the result is the float32 rotation to bf16
+    precision."""
+    torch.manual_seed(0)
+    rope = RoPE2D(HEAD_DIM, layout=layout, mixed=mixed, num_heads=2)
+    q = torch.randn(2, 2, 2, 12, HEAD_DIM)  # q and k stacked
+    pos = torch.randint(0, 60, (2, 12, 2))
+    ref = apply_rope(q, *rope(pos), layout)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        cos, sin = rope(pos)
+        qb = q.bfloat16()
+        ops = count_ops(apply_rope, qb, cos, sin, layout)
+        out = apply_rope(qb, cos, sin, layout)
+    assert cos.dtype == sin.dtype == out.dtype == torch.bfloat16
+    assert 'aten::_to_copy' not in ops  # no casts inside the rotation
+    assert sum(ops.values()) == 3, ops  # flip, mul, addcmul
+    torch.testing.assert_close(out.float(), ref, rtol=0, atol=3e-2)
+    # outside autocast the tables stay float32
+    assert rope(pos)[0].dtype == torch.float32
+
+
+def test_rotation_op_count_forward_and_backward():
+    """q and k of a block: 3 ops forward and <= 5 backward (it was 12 + 12
+    with per-tensor neg/neg/cat/mul/mul/add)."""
+    torch.manual_seed(0)
+    rope = RoPE2D(HEAD_DIM)
+    qk = torch.randn(2, 1, 2, 10, HEAD_DIM, requires_grad=True)
+    cos, sin = rope(torch.randint(0, 9, (1, 10, 2)))
+    out = apply_rope(qk, cos, sin, 'croco')
+    fwd = count_ops(apply_rope, qk, cos, sin, 'croco')
+    bwd = count_ops(out.backward, torch.ones_like(out))
+    assert sum(fwd.values()) == 3, fwd
+    assert sum(bwd.values()) <= 5, bwd

@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import winwin_mm  # noqa: F401  (registers components)
-from winwin_mm.models.segmentors.window_crop import crop_to_windows  # noqa
+from winwin_mm.models.segmentors.window_crop import crop_samples_to_windows  # noqa
 
 
 # these tests build mmseg components by their mmseg names
@@ -27,7 +27,9 @@ def window_loss(weight=1.0):
                           loss_weight=weight))
 
 
-def build_model():
+def build_model(**options):
+    """The tiny window model; ``options``: extra WinWinEncoderDecoder
+    arguments."""
     torch.manual_seed(0)
     cfg = dict(
         type='winwin_mm.WinWinEncoderDecoder',
@@ -46,7 +48,7 @@ def build_model():
                             dropout_ratio=0., num_classes=NUM_CLASSES,
                             norm_cfg=BN, align_corners=False,
                             loss_decode=window_loss(0.4)),
-        train_cfg=dict(), test_cfg=dict(mode='whole'))
+        train_cfg=dict(), test_cfg=dict(mode='whole'), **options)
     model = MODELS.build(ConfigDict(cfg))  # as from a config file
     model.init_weights()
     return model
@@ -135,7 +137,7 @@ def test_gt_outside_windows_is_ignored(model):
 
 def test_crop_to_windows_order_and_content(model):
     s = samples(BOXES, seed=3)
-    crops = crop_to_windows(s, torch.tensor(BOXES), model.patch_size)
+    crops = crop_samples_to_windows(s, torch.tensor(BOXES), model.patch_size)
     assert len(crops) == 4
     for i, c in enumerate(crops):
         b, n = divmod(i, 2)
@@ -259,13 +261,25 @@ def test_layer_decay_constructor():
         [p for p in model.parameters() if p.requires_grad])
 
 
-def test_get_layer_id():
-    from winwin_mm.engine.layer_decay_optim_wrapper_constructor import \
-        get_layer_id
-    assert get_layer_id('backbone.patch_embed.proj.weight', 12) == 0
-    assert get_layer_id('module.backbone.cls_token', 12) == 0
-    assert get_layer_id('backbone.rope.freqs_x', 12) == 0
-    assert get_layer_id('backbone.blocks.0.attn.qkv.weight', 12) == 1
-    assert get_layer_id('backbone.blocks.11.mlp.fc1.bias', 12) == 12
-    assert get_layer_id('backbone.norm.weight', 12) == 13
-    assert get_layer_id('decode_head.conv_seg.weight', 12) == 13
+def test_layer_ids_follow_the_backbone_group_matcher():
+    from winwin_mm.engine import layer_ids
+    model = build_model()
+    ids = layer_ids(model, 2)
+    assert ids['backbone.patch_embed.proj.weight'] == 0
+    assert ids['backbone.blocks.0.attn.qkv.weight'] == 1
+    assert ids['backbone.blocks.1.mlp.fc1.bias'] == 2
+    assert ids['backbone.norm.weight'] == 3
+    assert ids['decode_head.conv_seg.weight'] == 3
+    # a DDP-like wrapper (attribute ``module``) is unwrapped
+    wrapper = torch.nn.Module()
+    wrapper.module = model
+    assert layer_ids(wrapper, 2) == ids
+
+
+def test_layer_decay_rejects_wrong_num_layers():
+    from mmengine.optim import build_optim_wrapper
+    with pytest.raises(ValueError, match='num_layers=2'):
+        build_optim_wrapper(build_model(), dict(
+            type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3),
+            constructor='winwin_mm.LayerDecayOptimWrapperConstructor',
+            paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.5)))

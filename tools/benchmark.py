@@ -1,15 +1,17 @@
 """Speed and memory benchmark: Win-Win vs full-resolution and crop training,
-whole-image vs tiled inference, same model and image size, one process.
+whole-image vs tiled inference, on the models of the repository's configs.
 
     python tools/benchmark.py --task seg [--arch vit-b] [--size 720x1280]
-        [--device cpu|cuda] [--dtype fp32|bf16] [--compile] [--steps N]
-        [--warmup N] --json OUT.json
+        [--device cpu|cuda] [--dtype fp32|bf16] [--compile] [--steps 30]
+        [--warmup 2] --json OUT.json
 
-Cases: fullres_train, winwin_train, crop_train, whole_infer, tiled_infer
-(overlap 0.7) and tiled_infer_0.9. Writes OUT.json (layout in
-winwin_mm/benchmark/report.py), OUT.png (bar chart) and prints a markdown
-table with the fullres/winwin and tiled/whole ratios. Partial results are
-saved after every case.
+Cases (winwin_mm/benchmark/settings.py): fullres_train, winwin_train,
+crop_train (the model's train_step with the config's optimizer wrapper),
+whole_infer, tiled_infer (the model's test_step with the config's test_cfg:
+whole, slide / tiled). Writes OUT.json (layout in
+winwin_mm/benchmark/report.py), OUT.png (bar chart) and prints markdown
+tables (times, FLOP rate, syncs, kernel launches, graph breaks, component
+split, ratios). Partial results are saved after every case.
 """
 import argparse
 import os
@@ -17,11 +19,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from winwin_mm.benchmark.cases import (ARCHS, SDPA_CHOICES,  # noqa: E402
-                                       BenchmarkSetupError, BenchSettings,
-                                       parse_size, run_benchmark)
+from winwin_mm.benchmark.hardware import SDPA_CHOICES  # noqa: E402
 from winwin_mm.benchmark.report import (markdown_table, plot_path,  # noqa
                                         save_plot, write_json)
+from winwin_mm.benchmark.runner import run_benchmark  # noqa: E402
+from winwin_mm.benchmark.settings import (ARCHS, CASES,  # noqa: E402
+                                          BenchmarkSetupError, BenchSettings,
+                                          parse_size)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--task', default='seg', help='seg or flow')
     p.add_argument('--arch', default='vit-b', choices=sorted(ARCHS),
-                   help='encoder size')
+                   help='encoder size (flow: the decoder follows it)')
     p.add_argument('--size', default=None,
                    help='HEIGHTxWIDTH in pixels (default: 720x1280 for seg, '
                    '1080x1920 for flow)')
@@ -38,32 +42,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--dtype', default='fp32',
                    help='fp32, bf16 (autocast) or fp16 (autocast, CUDA only)')
     p.add_argument('--compile', action='store_true',
-                   help='torch.compile the forward of backbone, neck and head')
-    p.add_argument('--steps', type=int, default=5, help='timed steps per case')
+                   help='torch.compile the forward of encoder/decoder, neck '
+                   'and heads; reports graph breaks')
+    p.add_argument('--compile-backend', default='inductor',
+                   help="torch.compile backend; 'eager' captures the graphs "
+                   '(same graph breaks) without code generation, which is '
+                   'slow on CPU')
+    p.add_argument('--steps', type=int, default=30,
+                   help='timed steps per case (p10/p50/p90 over them)')
     p.add_argument('--warmup', type=int, default=2,
-                   help='untimed steps per case before timing')
+                   help='untimed steps per case after the probe step')
     p.add_argument('--batch-size', type=int, default=2,
                    help='training images (pairs) per step; seg needs >= 2 '
                    '(BN in UPerHead)')
     p.add_argument('--infer-batch-size', type=int, default=1,
-                   help='images per inference pass')
+                   help='images per inference step')
     p.add_argument('--head-channels', type=int, default=None,
-                   help='head width: UPerHead channels for seg (default '
-                   '512), DPT features for flow (default 256); shrink for '
-                   'tiny runs')
-    p.add_argument('--num-classes', type=int, default=19)
-    p.add_argument('--num-windows', type=int, default=2)
+                   help="head width (seg: UPerHead channels, flow: DPT "
+                   "features; default: the config's); shrink for tiny runs")
+    p.add_argument('--num-classes', type=int, default=None,
+                   help="seg classes (default: the config's)")
+    p.add_argument('--num-windows', type=int, default=None,
+                   help="Win-Win windows (default: the config's)")
     p.add_argument('--token-fraction', type=float, default=0.27,
                    help='share of the tokens the windows keep together')
     p.add_argument('--window-side', type=int, default=None,
                    help='window side in patches (overrides --token-fraction)')
-    p.add_argument('--overlaps', type=float, nargs='+', default=[0.7, 0.9],
-                   help='tile overlaps; the first is reported as tiled_infer,'
-                   ' the others as tiled_infer_<overlap>')
-    p.add_argument('--tile-batch', type=int, default=8,
-                   help='tiles per forward pass in tiled inference')
-    p.add_argument('--cases', nargs='+', default=None,
+    p.add_argument('--tile-size', default=None,
+                   help="HEIGHTxWIDTH of the tiles of tiled_infer (default: "
+                   "the tiled config's crop_size)")
+    p.add_argument('--overlap', type=float, default=None,
+                   help="tile overlap of tiled_infer (default: the tiled "
+                   "config's; seg: stride = round(tile * (1 - overlap)))")
+    p.add_argument('--tile-batch', type=int, default=None,
+                   help="flow tiles per forward pass (default: the config's)")
+    p.add_argument('--cases', nargs='+', default=None, choices=CASES,
                    help='run only these cases')
+    p.add_argument('--no-shuffle', action='store_true',
+                   help='run the cases in the listed order, not shuffled')
     p.add_argument('--sdpa', default='auto', choices=SDPA_CHOICES,
                    help='attention backend (auto: first of flash, efficient, '
                    'cudnn, math that runs)')
@@ -84,14 +100,18 @@ def settings_from_args(args) -> BenchSettings:
         task=args.task, arch=args.arch,
         size=parse_size(args.size) if args.size is not None else None,
         device=args.device, dtype=args.dtype, compile=args.compile,
+        compile_backend=args.compile_backend,
         steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
         infer_batch_size=args.infer_batch_size,
         head_channels=args.head_channels, num_classes=args.num_classes,
         num_windows=args.num_windows, token_fraction=args.token_fraction,
-        window_side=args.window_side, overlaps=tuple(args.overlaps),
-        tile_batch=args.tile_batch,
+        window_side=args.window_side,
+        tile_size=(parse_size(args.tile_size, '--tile-size')
+                   if args.tile_size else None),
+        overlap=args.overlap, tile_batch=args.tile_batch,
         cases=tuple(args.cases) if args.cases else None, sdpa=args.sdpa,
-        isolate=args.isolate, seed=args.seed, threads=args.threads)
+        isolate=args.isolate, seed=args.seed, threads=args.threads,
+        shuffle=not args.no_shuffle)
 
 
 def main(argv=None) -> dict:

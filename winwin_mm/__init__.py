@@ -8,7 +8,8 @@ our tools and ``mim`` runs do first):
 2. lets mmseg import with mmcv-lite, by standing in for mmcv's compiled ops
    with ops that raise a clear error if called
    (:mod:`winwin_mm.utils.mmcv_ext`); with the full mmcv nothing changes;
-3. registers every component in the ``winwin_mm`` registry scope.
+3. registers every component in the ``winwin_mm`` registry scope and the
+   ``winwin_mm::`` config scope (:mod:`winwin_mm.utils.mim_scope`).
 """
 from .utils.version_check import check_versions
 from .version import __version__
@@ -22,6 +23,10 @@ install_mmcv_ext_placeholder()
 from .utils.torch_compat import register_checkpoint_safe_globals  # noqa: E402
 
 register_checkpoint_safe_globals()
+
+from .utils.mim_scope import register_mim_scope  # noqa: E402
+
+register_mim_scope()
 
 from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
                visualization)

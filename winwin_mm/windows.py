@@ -7,7 +7,7 @@ tokens of ``N`` square, non-overlapping boxes. This module samples boxes and
 converts them to token indices and pixel boxes; it imports only numpy and torch.
 """
 import math
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -151,27 +151,62 @@ def sample_random_tokens(grid_hw: Tuple[int, int], num_tokens: int,
     return np.sort(perm[:num_tokens]).astype(np.int64)
 
 
-def boxes_to_token_index(boxes: torch.Tensor, grid_w: int) -> torch.Tensor:
+def boxes_to_token_index(boxes, grid_w: int) -> torch.Tensor:
     """Flat token indices of square windows, window by window, row-major.
 
+    Host-side integer arithmetic (the boxes come from the data pipeline).
+
     Args:
-        boxes: (B, N, 4) ``(y0, x0, y1, x1)``; every box of the batch has the
-            same side ``s``.
+        boxes: (B, N, 4) ``(y0, x0, y1, x1)`` array or tensor; every box of
+            the batch has the same side ``s``.
         grid_w: width of the patch grid.
 
     Returns:
-        (B, N * s * s) long indices into the flattened (h * w) grid.
+        (B, N * s * s) long CPU tensor of indices into the flat (h * w) grid.
     """
-    side = boxes[..., 2] - boxes[..., 0]
-    s = int(side.reshape(-1)[0])
-    if not bool(((side == s) & (boxes[..., 3] - boxes[..., 1] == s)).all()):
+    b = np.asarray(boxes.cpu() if isinstance(boxes, torch.Tensor) else boxes,
+                   dtype=np.int64)
+    sides = b[..., 2:] - b[..., :2]
+    s = int(sides.reshape(-1)[0])
+    if s < 1 or (sides != s).any():
         raise WindowSizeError(
             'All windows of a batch must be squares of one size, got sides '
-            f'{side.flatten().tolist()}; use one window size per iteration.')
-    ar = torch.arange(s, device=boxes.device)
-    ys = boxes[..., 0, None, None] + ar[:, None]  # (B, N, s, 1)
-    xs = boxes[..., 1, None, None] + ar[None, :]  # (B, N, 1, s)
-    return (ys * grid_w + xs).flatten(1)
+            f'{sides[..., 0].flatten().tolist()} x '
+            f'{sides[..., 1].flatten().tolist()}; use one window size per '
+            'iteration.')
+    ar = np.arange(s)
+    ys = b[..., 0, None, None] + ar[:, None]  # (B, N, s, 1)
+    xs = b[..., 1, None, None] + ar[None, :]  # (B, N, 1, s)
+    return torch.from_numpy((ys * grid_w + xs).reshape(b.shape[0], -1))
+
+
+def grow_boxes_index(boxes: np.ndarray, grid_hw: Tuple[int, int],
+                     margin: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Tokens of boxes grown by ``margin`` patches on every side (clipped to
+    the grid, overlaps merged), row-major.
+
+    Args:
+        boxes: (B, N, 4) int boxes.
+
+    Returns:
+        (B, K) int64 indices padded with 0 and a (B, K) bool mask of real
+        tokens (the union differs in size across images when boxes touch the
+        border or each other).
+    """
+    h, w = grid_hw
+    B = boxes.shape[0]
+    keep = np.zeros((B, h, w), bool)
+    for b, sample in enumerate(np.asarray(boxes).tolist()):
+        for y0, x0, y1, x1 in sample:
+            keep[b, max(0, y0 - margin):min(h, y1 + margin),
+                 max(0, x0 - margin):min(w, x1 + margin)] = True
+    keep = keep.reshape(B, -1)
+    counts = keep.sum(1)
+    k = int(counts.max())
+    index = np.zeros((B, k), np.int64)
+    for b in range(B):
+        index[b, :counts[b]] = np.flatnonzero(keep[b])
+    return index, np.arange(k)[None] < counts[:, None]
 
 
 def token_positions(index: torch.Tensor, grid_w: int) -> torch.Tensor:
@@ -187,9 +222,45 @@ def grid_positions(grid_hw: Tuple[int, int],
     return token_positions(idx, w)
 
 
-def boxes_to_pixels(boxes: np.ndarray, patch_size: int) -> np.ndarray:
-    """Patch-unit boxes -> pixel boxes (same layout), any leading shape."""
-    return np.asarray(boxes) * patch_size
+def grid_size(img_hw: Tuple[int, int], patch_size: int) -> Tuple[int, int]:
+    """Patch grid (ceil(H / p), ceil(W / p)) of an image padded right/bottom
+    to the patch size."""
+    return -(-int(img_hw[0]) // patch_size), -(-int(img_hw[1]) // patch_size)
+
+
+def pad_to_multiple(x: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(..., H, W) -> (..., ceil(H/p)*p, ceil(W/p)*p), zero padding on the
+    right/bottom: the one place images are padded to the patch grid."""
+    H, W = x.shape[-2:]
+    ph, pw = (-H) % patch_size, (-W) % patch_size
+    if not (ph or pw):
+        return x
+    return torch.nn.functional.pad(x, (0, pw, 0, ph))
+
+
+def crop_windows(maps: Sequence[torch.Tensor], boxes,
+                 patch_size: int) -> List[torch.Tensor]:
+    """Pixel crops of patch-unit windows.
+
+    Args:
+        maps: B pixel maps (..., H, W) (a (B, ..., H, W) tensor works too).
+        boxes: (B, N, 4) patch boxes ``(y0, x0, y1, x1)`` (host array or
+            tensor).
+        patch_size: p.
+
+    Returns:
+        B*N crops (..., (y1-y0)*p, (x1-x0)*p), window ``n`` of image ``b``
+        at ``b * N + n`` (the order of the backbone's window grids).
+    """
+    p = patch_size
+    rows = boxes.tolist() if hasattr(boxes, 'tolist') else list(boxes)
+    if len(rows) != len(maps):
+        raise ValueError(f'{len(maps)} maps but boxes for {len(rows)} '
+                         'images.')
+    return [
+        m[..., y0 * p:y1 * p, x0 * p:x1 * p]
+        for m, sample in zip(maps, rows) for y0, x0, y1, x1 in sample
+    ]
 
 
 def stack_meta(samples, key: str) -> Optional[torch.Tensor]:

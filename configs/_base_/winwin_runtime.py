@@ -8,3 +8,10 @@ default_hooks = dict(visualization=dict(type='SegVisualizationHook'))
 custom_hooks = _base_.custom_hooks + [
     dict(type='winwin_mm.DatasetConsistencyHook'),
 ]
+# torch.compile of the training step (MMEngine's Runner option): off by
+# default; turn it on with `--cfg-options compile=True` (GPU; the window path
+# compiles without graph breaks once token selection is sync-free, see
+# issue 15) or a dict of torch.compile arguments; dict(mode='reduce-overhead')
+# also captures the compiled step in CUDA graphs (GPU only: tools/train.py
+# refuses it without CUDA).
+compile = False

@@ -1,23 +1,13 @@
 """Speed and memory benchmark of Win-Win training against full-resolution
-training, crop training and whole-image vs tiled inference.
+and crop training, and of whole-image against tiled inference, on the
+models of the repository's configs (``tools/benchmark.py``).
 
-The command line is ``tools/benchmark.py``; this package holds the cases
-(:mod:`.cases`), the analytic FLOP counts (:mod:`.flops`) and the report
-(:mod:`.report`).
+Modules: :mod:`.settings` (what is measured), :mod:`.cases` (models, data
+and steps from the configs), :mod:`.hardware` (device, dtype, attention
+backend, bf16 peaks), :mod:`.profiling` (component split, syncs, kernel
+launches, graph breaks), :mod:`.memory` (peak memory on CPU and CUDA, also
+used by ``tools/ablate.py``), :mod:`.flops` (analytic FLOP formulas),
+:mod:`.runner` (measurement) and :mod:`.report` (JSON, table, plot).
+Import what you need from the submodules; importing this package loads
+nothing heavy.
 """
-from .cases import (ARCHS, CASE_DOC, TASK_BUILDERS, BenchmarkSetupError,
-                    BenchSettings, CasePlan, build_bench, build_flow_case,
-                    build_seg_case, parse_size, run_benchmark, tile_grid,
-                    tile_starts)
-from .flops import (count_flops, patch_embed_flops, vit_encoder_flops,
-                    vit_layer_flops)
-from .report import add_ratios, markdown_table, plot_path, save_plot
-
-__all__ = [
-    'ARCHS', 'CASE_DOC', 'TASK_BUILDERS', 'BenchmarkSetupError',
-    'BenchSettings', 'CasePlan', 'build_bench', 'build_flow_case',
-    'build_seg_case', 'parse_size', 'run_benchmark', 'tile_grid',
-    'tile_starts', 'count_flops', 'patch_embed_flops', 'vit_encoder_flops',
-    'vit_layer_flops', 'add_ratios', 'markdown_table', 'plot_path',
-    'save_plot'
-]

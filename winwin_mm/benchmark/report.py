@@ -4,12 +4,23 @@ JSON layout (``results`` rows have exactly these keys)::
 
     {"device": str, "torch": str, "task": str, "arch": str, "size": [H, W],
      "dtype": str,
-     "results": {"<case>": {"ms_median": float, "ms_min": float,
-                            "ms_max": float, "peak_mb": float, "tokens": int,
-                            "gflops": float, "tiles": int | null}},
-     ... extra keys: device_name, attention_backend, windows, batch_size,
-     steps, warmup, compile, isolated_processes, case_info, cases_doc,
-     ratios, errors, elapsed_s, field_doc}
+     "results": {"<case>": {
+         "ms_p10": float, "ms_p50": float, "ms_p90": float,
+         "ms_median": float, "ms_min": float, "ms_max": float,
+         "peak_mb": float, "tokens": int, "gflops": float,
+         "tiles": int | null, "tflops": float, "mfu": float | null,
+         "breakdown_ms": {"data/checks": float, "encoder": float,
+                          "neck+head": float, "loss": float | null,
+                          "backward": float | null,
+                          "optimizer": float | null,
+                          "postprocess": float | null},
+         "syncs_per_step": int, "launches_per_step": int | null,
+         "graph_breaks": int | null}},
+     ... extra keys: device_name, bf16_peak_tflops, attention_backend,
+     windows, batch_size, steps, warmup, compile, case_order, threads,
+     isolated_processes, case_info (per case: config, optimizer,
+     memory_format, test_cfg, sync_ops, graph_break_reasons, ...),
+     cases_doc, ratios, errors, elapsed_s, field_doc}
 """
 import json
 import os.path as osp
@@ -18,40 +29,62 @@ from typing import Dict, List, Optional
 FIELD_DOC: Dict[str, str] = {
     'device': "torch device type the cases ran on ('cpu' or 'cuda'); "
               'device_name gives the model and thread count',
-    'size': 'image size [H, W] in pixels (training inputs are padded to '
-            'the patch size, like SegDataPreProcessor size_divisor)',
-    'dtype': 'fp32, or bf16/fp16 = torch.autocast on the device (weights '
-             'and optimizer in fp32; fp16 adds a GradScaler)',
-    'results.ms_median/ms_min/ms_max': 'wall time of one step (training: '
-        'forward + backward + AdamW step on batch_size.train images; '
-        'inference: one pass over batch_size.infer images, tiles included), '
-        'in ms, over `steps` timed steps after `warmup` untimed ones; on '
-        'CUDA each step is bracketed by torch.cuda.synchronize',
-    'results.peak_mb': 'CUDA: torch.cuda.max_memory_allocated during the '
-        'case (weights + optimizer state + activations; the AdamW state is '
-        'created before measuring, so the figure is the steady-state one '
-        'even with --warmup 0), MiB. CPU: growth '
-        'of the process resident set size over its value just before the '
-        "case's model was built (sampled every 2 ms from /proc/self/statm "
-        'and checked against getrusage ru_maxrss), MiB; each CPU case runs '
-        'in a fresh subprocess unless isolated_processes is false, in which '
-        'case memory kept by the allocator from earlier cases can hide part '
-        'of the growth',
+    'size': 'image size [H, W] in pixels (inputs are padded to the patch '
+            "size by the config's data preprocessor)",
+    'dtype': 'fp32, or bf16/fp16 autocast (CUDA: AmpOptimWrapper; CPU: '
+             'torch.autocast around the step; weights and optimizer state '
+             'in fp32)',
+    'case_order': 'the order the cases ran in (shuffled with --seed unless '
+                  '--no-shuffle)',
+    'results.ms_p10/ms_p50/ms_p90/ms_min/ms_max': 'wall time of one step '
+        '(training: train_step on batch_size.train images; inference: '
+        'test_step on batch_size.infer images, tiles included), in ms, '
+        'over `steps` timed steps after the probe step and `warmup` '
+        'untimed ones; each step is bracketed by a device sync. ms_median '
+        '= ms_p50',
+    'results.breakdown_ms': 'median per component (ms): data/checks = '
+        'step start to the encoder (data preprocessor, window stacking, '
+        'label checks); encoder = inside the transformer (flow: encoder + '
+        'cross-attention decoder); neck+head = inside neck and heads; loss '
+        '= the rest of the forward up to the backward (ground-truth crops, '
+        'resizes, loss, accuracy, parse_losses); backward; optimizer = '
+        'gradient clipping, step and zero_grad; postprocess (inference) = '
+        'tile merging, resizing, argmax. CUDA events on a GPU, '
+        'time.perf_counter on CPU; the parts of a step add up to it',
+    'results.peak_mb': 'peak memory over the timed steps (see '
+        'winwin_mm/benchmark/memory.py), MiB. CUDA: '
+        'torch.cuda.max_memory_allocated after a reset right before the '
+        'timed steps (weights + optimizer state + activations). CPU: '
+        'RSS high-water mark (VmHWM, reset before the timed steps) minus '
+        "the RSS before the case's model was built; exact when "
+        'isolated_processes is true (a fresh process per case)',
     'results.tokens': 'tokens the encoder processes per image and pass '
-        '(tiled: tiles x tokens per tile; flow: per frame, the encoder sees '
-        'both frames)',
-    'results.gflops': 'analytic GFLOPs per image (1 multiply-add = 2 '
-        'FLOPs). Encoder: per layer 24*N*C^2 + 4*N^2*C on each sequence '
-        'of N tokens (windows of one image form one sequence, each tile its '
-        'own), times depth, plus the patch embedding. Neck + decode head: '
-        'convolution/linear FLOPs counted from the real modules on the meta '
-        'device (torch.utils.flop_counter). Norms, activations, softmax, '
-        'RoPE, resizes, the loss and the optimizer are not counted. '
-        'Flow: the whole forward (2-frame encoder, cross-attention decoder, '
-        'DPT head) is counted on the meta device by torch.utils.flop_counter '
-        '(its encoder part equals the formula above). Training cases = 3 x '
-        'forward',
-    'results.tiles': 'tiles per image for tiled_infer* cases, null otherwise',
+        '(tiled: per tile; flow: per frame, the encoder sees both frames)',
+    'results.gflops': 'GFLOPs per image of one step as dispatched, counted '
+        'by torch.utils.flop_counter on the eager probe step (matrix '
+        'products, convolutions, attention; 1 multiply-add = 2 FLOPs; '
+        'training = forward + backward). Norms, activations, RoPE, resizes '
+        'and the optimizer are not counted. The encoder part equals the '
+        'analytic formula of winwin_mm/benchmark/flops.py '
+        '(tests/test_benchmark.py)',
+    'results.tiles': 'tiles per image of tiled_infer (images through the '
+        'head per image, counted while the probe step ran), null otherwise',
+    'results.tflops': 'gflops x images per step / ms_p50',
+    'results.mfu': 'tflops / the dense bf16 peak of the device '
+        '(bf16_peak_tflops; null when unknown, e.g. on CPU)',
+    'results.syncs_per_step': 'host reads of tensor data in the eager '
+        'probe step (.item(), bool()/int() of a tensor, nonzero, boolean-'
+        'mask indexing, unique, copies to the CPU): on CUDA only those of '
+        'CUDA tensors, i.e. device syncs; on CPU every such op (a sync if '
+        'the tensor lived on a GPU) except those inside the optimizer step '
+        "(PyTorch's non-fused AdamW reads its step counters, kept on the "
+        'host also on a GPU). case_info.<case>.sync_ops names them by '
+        'phase (model / optimizer)',
+    'results.launches_per_step': 'device kernels launched by one step '
+        '(torch.profiler, after warm-up); null on CPU',
+    'results.graph_breaks': 'with --compile: graph breaks torch.compile '
+        'took while compiling (warm-up and timed steps; reasons in '
+        'case_info.<case>.graph_break_reasons); null without --compile',
     'attention_backend': 'SDPA backend forced for every case with '
         'torch.nn.attention.sdpa_kernel after a forward+backward probe '
         '(auto: first of flash, efficient, cudnn, math that runs)',
@@ -59,7 +92,7 @@ FIELD_DOC: Dict[str, str] = {
         'their token share, and the equal-budget crop side',
     'ratios': 'A/B ratios of ms_median, gflops and peak_mb for '
         'fullres_train/winwin_train, crop_train/winwin_train and '
-        'tiled_infer*/whole_infer',
+        'tiled_infer/whole_infer',
 }
 
 RATIO_PAIRS = (('fullres_train', 'winwin_train'),
@@ -101,18 +134,27 @@ def markdown_table(report: dict) -> str:
         f"{report.get('attention_backend', '?')}, batch train "
         f"{bs.get('train', '?')} / infer {bs.get('infer', '?')}**",
         '',
-        '| case | ms median | ms min | ms max | peak MB | tokens/img | '
-        'GFLOPs/img | tiles/img | TFLOP/s |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+        '| case | ms p10 | ms p50 | ms p90 | peak MB | tokens/img | '
+        'GFLOPs/img | tiles/img | TFLOP/s | MFU | syncs | launches | '
+        'graph breaks |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
-    for name, r in report['results'].items():
-        imgs = bs.get('train' if name.endswith('_train') else 'infer', 1)
-        tput = r['gflops'] * imgs / r['ms_median'] if r['ms_median'] else None
+    res = report['results']
+    for name, r in res.items():
         lines.append(
-            f"| {name} | {r['ms_median']:.1f} | {r['ms_min']:.1f} | "
-            f"{r['ms_max']:.1f} | {r['peak_mb']:.0f} | {r['tokens']} | "
+            f"| {name} | {r['ms_p10']:.1f} | {r['ms_p50']:.1f} | "
+            f"{r['ms_p90']:.1f} | {r['peak_mb']:.0f} | {r['tokens']} | "
             f"{r['gflops']:.1f} | {'-' if r['tiles'] is None else r['tiles']}"
-            f" | {_fmt(tput)} |")
+            f" | {_fmt(r['tflops'], '.3g')} | {_fmt(r['mfu'], '.1%')} | "
+            f"{r['syncs_per_step']} | {_fmt(r['launches_per_step'], 'd')} | "
+            f"{_fmt(r['graph_breaks'], 'd')} |")
+    if res:
+        parts = list(next(iter(res.values()))['breakdown_ms'])
+        lines += ['', '| case (ms, median) | ' + ' | '.join(parts) + ' |',
+                  '|---|' + '---:|' * len(parts)]
+        for name, r in res.items():
+            lines.append(f'| {name} | ' + ' | '.join(
+                _fmt(r['breakdown_ms'][k], '.1f') for k in parts) + ' |')
     ratios = report.get('ratios') or {}
     if ratios:
         lines += ['', '| ratio | time | GFLOPs | peak memory |',

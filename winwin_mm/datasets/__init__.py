@@ -5,6 +5,7 @@ from .flow_datasets import (FlowPairListDataset, FlyingChairsDataset,
                             KITTI2012Dataset, KITTI2015Dataset, SintelDataset,
                             SpringDataset)
 from .flow_io import read_flow
+from .flow_mixture import FlowMixtureDataset
 from .flow_transforms import (FlowColorJitter, FlowRandomCrop, FlowRandomFlip,
                               FlowRandomScale, LoadFlowPair, PackFlowInputs)
 from .load_annotations import LabelFileError, LoadAnnotations
@@ -15,7 +16,7 @@ __all__ = [
     'CamVidDataset', 'RandomWindows', 'FlowPairListDataset',
     'FlyingChairsDataset', 'FlyingThings3DDataset', 'HD1KDataset',
     'KITTI2012Dataset', 'KITTI2015Dataset', 'SintelDataset', 'SpringDataset',
-    'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
+    'FlowMixtureDataset', 'read_flow', 'LoadFlowPair', 'FlowRandomScale', 'FlowRandomFlip',
     'FlowColorJitter', 'FlowRandomCrop', 'PackFlowInputs', 'LoadAnnotations',
     'LabelFileError', 'WinWinDemoDataset', 'SyntheticFlowDataset'
 ]

@@ -1,8 +1,6 @@
 """Clear errors for missing datasets."""
 import os.path as osp
 
-README_URL = 'README.md#datasets'
-
 
 def require_dir(path: str, name: str, anchor: str) -> None:
     """Raise FileNotFoundError naming ``path`` and how to prepare ``name``."""

@@ -141,32 +141,7 @@ def generate_pair(rng: np.random.Generator,
     return to_u8(img1), to_u8(img2), flow.astype(np.float32)
 
 
-def cyclic_shift_pair(rng: np.random.Generator,
-                      size: Tuple[int, int] = (32, 48),
-                      shifts: Sequence[int] = (-8, 8),
-                      axes: Sequence[int] = (1, ),
-                      texture_scales: Sequence[int] = (2, 4, 8)
-                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The simplest layered pair: one textured layer translated cyclically
-    (wrapping around the border, so every pixel stays visible and the
-    ground truth is exact everywhere) by an integer shift drawn from
-    ``shifts`` along an axis drawn from ``axes`` (0 = rows, 1 = columns).
-
-    Returns:
-        tuple: img1, img2 (H, W, 3) uint8 RGB and flow (H, W, 2) float32.
-    """
-    h, w = size
-    img1 = np.clip(np.rint(random_texture(rng, (h, w), texture_scales)), 0,
-                   255).astype(np.uint8)
-    shift = int(shifts[rng.integers(len(shifts))])
-    axis = int(axes[rng.integers(len(axes))])
-    img2 = np.roll(img1, shift, axis=axis)
-    flow = np.zeros((h, w, 2), np.float32)
-    flow[..., 1 - axis] = shift  # u for a column shift, v for a row shift
-    return img1, img2, flow
-
-
-GENERATORS = dict(layers=generate_pair, shift=cyclic_shift_pair)
+GENERATORS = dict(layers=generate_pair)
 
 
 @DATASETS.register_module()
@@ -183,8 +158,8 @@ class SyntheticFlowDataset(BaseDataset):
         num_samples (int): length of the dataset. Default: 1000.
         img_size (tuple): (H, W). Default: (64, 96).
         seed (int): base seed. Default: 0.
-        kind (str): ``'layers'`` (:func:`generate_pair`, FlyingChairs-style)
-            or ``'shift'`` (:func:`cyclic_shift_pair`).
+        kind (str): ``'layers'`` (:func:`generate_pair`, FlyingChairs-style;
+            the only generator).
         generator (dict, optional): other arguments of the generator.
         pipeline (list): transforms.
         test_mode (bool): passed to ``BaseDataset``.

@@ -83,7 +83,10 @@ class NonFiniteLossHook(Hook):
 @HOOKS.register_module()
 class DatasetConsistencyHook(Hook):
     """Before training/testing, check that the heads' ``num_classes`` equal
-    the number of classes of the datasets the runner uses."""
+    the number of classes of the datasets the runner uses.
+
+    Models whose dataset ``classes`` are not their labels (depth datasets
+    list scene types) declare ``dataset_classes_are_labels = False``."""
     priority = 'VERY_HIGH'
 
     def _check(self, runner, loader_name: str) -> None:
@@ -92,8 +95,8 @@ class DatasetConsistencyHook(Hook):
         classes = getattr(ds, 'metainfo', {}).get('classes')
         model = runner.model.module if hasattr(runner.model, 'module') \
             else runner.model
-        if classes is None or type(model).__name__.endswith(
-                'DepthEstimator'):  # depth datasets list scene types
+        if classes is None or not getattr(model, 'dataset_classes_are_labels',
+                                          True):
             return
         for name in ('decode_head', 'auxiliary_head'):
             heads = getattr(model, name, None)

@@ -52,15 +52,46 @@ def rotate_pairs(x: torch.Tensor, layout: str) -> torch.Tensor:
     return torch.cat((-b, a, -d, c), dim=-1)
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-               layout: str) -> torch.Tensor:
-    """Rotate q or k.
+def swap_pairs(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """Every channel's pair partner, unsigned (one ``flip`` kernel):
+    ``rotate_pairs(x) == swap_pairs(x) * pair_signs(...)``.
 
     Args:
-        x: (B, heads, N, head_dim).
-        cos, sin: broadcastable to x, e.g. (B, 1 or heads, N, head_dim).
+        x: (..., head_dim).
     """
-    return x * cos + rotate_pairs(x, layout) * sin
+    if layout == 'interleaved':  # (2i, 2i + 1) -> (2i + 1, 2i)
+        return x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+    # croco: quarters (a, b, c, d) -> (b, a, d, c)
+    return x.unflatten(-1, (2, 2, -1)).flip(-2).flatten(-3)
+
+
+def pair_signs(head_dim: int, layout: str) -> torch.Tensor:
+    """(head_dim,) float32 signs with ``rotate_pairs(x, layout) ==
+    swap_pairs(x, layout) * pair_signs(head_dim, layout)``: -1 on the first
+    member of each pair, +1 on the second."""
+    if layout == 'interleaved':
+        return torch.tensor([-1., 1.]).repeat(head_dim // 2)
+    q = head_dim // 4
+    return torch.cat((-torch.ones(q), torch.ones(q))).repeat(2)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+               layout: str) -> torch.Tensor:
+    """Rotate q or k (or both stacked in a leading dimension): three kernels,
+    ``x * cos + swap_pairs(x) * sin`` as flip, mul and addcmul.
+
+    Args:
+        x: (..., B, heads, N, head_dim), e.g. q and k together as a
+            (2, B, heads, N, head_dim) view of the qkv projection.
+        cos, sin: tables of :class:`RoPE2D` (``sin`` sign-folded, see
+            :meth:`RoPE2D.forward`), broadcastable to x, e.g.
+            (B, 1 or heads, N, head_dim). In x's dtype for a result in x's
+            dtype (RoPE2D makes them in the autocast dtype under autocast).
+
+    Returns:
+        rotated x, (..., B, heads, N, head_dim).
+    """
+    return torch.addcmul(x * cos, swap_pairs(x, layout), sin)
 
 
 def channel_roles(head_dim: int, layout: str) -> list:
@@ -118,6 +149,8 @@ class RoPE2D(nn.Module):
         self.head_dim, self.base, self.layout = head_dim, base, layout
         self.mixed = mixed
         freqs = _axis_freqs(head_dim // 2, base).float()  # (head_dim // 4,)
+        self.register_buffer('signs', pair_signs(head_dim, layout),
+                             persistent=False)
         if mixed:
             # RoPE-Mixed initialisation: per block and head a random
             # direction theta; the first half of the pairs points along
@@ -161,7 +194,12 @@ class RoPE2D(nn.Module):
                 axial tables are the same for every block).
 
         Returns:
-            cos, sin: (B, 1 or heads, N, head_dim), float32.
+            cos, sin: (B, 1 or heads, N, head_dim). ``sin`` is sign-folded:
+            ``sin(angle) * pair_signs(head_dim, layout)``, so that
+            ``rope(x) = x * cos + swap_pairs(x) * sin``. Computed in the
+            frequencies' dtype (float32 by default), then cast to the
+            autocast dtype when autocast is on for ``pos``'s device (so that
+            bf16 q/k are rotated in bf16 and not promoted to float32).
         """
         if self.mixed and not 0 <= layer < self.depth:
             raise IndexError(f'RoPE layer {layer} out of range: this RoPE2D '
@@ -176,7 +214,12 @@ class RoPE2D(nn.Module):
             q = ang.shape[-1] // 2
             ay, ax = ang[..., :q], ang[..., q:]
             ang = torch.cat((ay, ay, ax, ax), dim=-1)
-        return ang.cos(), ang.sin()
+        cos, sin = ang.cos(), ang.sin() * self.signs.to(ang.dtype)
+        dev = pos.device.type
+        if torch.is_autocast_enabled(dev):
+            dtype = torch.get_autocast_dtype(dev)
+            cos, sin = cos.to(dtype), sin.to(dtype)
+        return cos, sin
 
     def extra_repr(self) -> str:
         return (f'head_dim={self.head_dim}, base={self.base}, '

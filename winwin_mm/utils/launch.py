@@ -47,7 +47,17 @@ def prepare_cfg(cfg: Config, args) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    compile_cfg = cfg.get('compile', None)
+    if (isinstance(compile_cfg, dict)
+            and compile_cfg.get('mode') == 'reduce-overhead'
+            and not torch.cuda.is_available()):
+        raise SystemExit('compile=dict(mode=\'reduce-overhead\') captures '
+                         'the step in CUDA graphs and needs a CUDA GPU; on '
+                         'this machine use compile=True or drop it.')
     if not torch.cuda.is_available():
+        if optim_wrapper_without_cuda(cfg.get('optim_wrapper', {})):
+            print_log('No CUDA device: AmpOptimWrapper (mixed precision) '
+                      'runs as a float32 OptimWrapper.', logger='current')
         if replace_syncbn(cfg.get('model', {})):
             print_log('No CUDA device: SyncBN layers are built as BN.',
                       logger='current')
@@ -58,6 +68,21 @@ def prepare_cfg(cfg: Config, args) -> Config:
                 type='MMDistributedDataParallel', device_ids=None)
             init_cpu_process_group()
     return cfg
+
+
+def optim_wrapper_without_cuda(optim_wrapper: dict) -> bool:
+    """Make a config's ``optim_wrapper`` buildable without CUDA, in place:
+    MMEngine's ``AmpOptimWrapper`` refuses to build there, so it becomes a
+    float32 ``OptimWrapper`` (its ``dtype`` / ``loss_scale`` / ``use_fsdp``
+    dropped; the optimizer, clipping and constructor kept). Returns whether
+    it changed anything. Used by ``prepare_cfg`` when there is no CUDA; call
+    it before ``build_optim_wrapper`` in other CPU code paths."""
+    if optim_wrapper.get('type') != 'AmpOptimWrapper':
+        return False
+    optim_wrapper['type'] = 'OptimWrapper'
+    for key in ('dtype', 'loss_scale', 'use_fsdp'):
+        optim_wrapper.pop(key, None)
+    return True
 
 
 def init_cpu_process_group() -> None:

@@ -77,9 +77,8 @@ def install_mmcv_ext_placeholder() -> bool:
         ext = _PlaceholderExt('mmcv._ext', 'placeholder for mmcv compiled '
                               'ops (mmcv-lite); see winwin_mm.utils.mmcv_ext')
         setattr(ext, PLACEHOLDER_FLAG, True)
-        # a spec without a loader: pkgutil.find_loader (mmengine's
-        # mmcv_full_available, called by Runner.wrap_model) answers None,
-        # i.e. "no full mmcv", instead of raising on a missing __spec__
+        # a spec without a loader: importlib/pkgutil lookups work and report
+        # no loadable extension (MMEngine's `mmcv_full_available()` -> False)
         ext.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
         sys.modules['mmcv._ext'] = ext
     return True

@@ -5,12 +5,13 @@
 # a config of another length sets max_iters, param_scheduler and train_cfg
 # again (the scheduler's bounds are computed here, from this max_iters).
 # Checkpoint intervals are the runtime's (default_hooks), set per config.
+# Fused AdamW (one kernel for all parameters, CUDA and CPU; issue 15).
 max_iters = 200000
 warmup_iters = 2000
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95),
-                   weight_decay=0.05),
+                   weight_decay=0.05, fused=True),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,

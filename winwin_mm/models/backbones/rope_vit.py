@@ -3,14 +3,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from winwin_mm.registry import MODELS
-from winwin_mm.windows import (boxes_to_token_index, grid_positions,
-                               token_positions)
+from winwin_mm.token_selection import (ArrayLike, TokenSelection,
+                                       tokens_to_grid)
+from winwin_mm.windows import grid_positions, grid_size, pad_to_multiple
 from ..rope import RoPE2D
 from .vit_layers import RoPEBlock, init_vit_weights
 
@@ -26,10 +26,14 @@ ARCH_SETTINGS: Dict[str, dict] = {
 class RoPEViT(BaseModule):
     """Plain ViT with 2-D RoPE and no absolute position embedding.
 
-    ``forward(x)`` runs on every token of the (padded) image; with ``windows``
-    it gathers only the tokens of those boxes, with their true grid positions,
-    so the sequence is short (Win-Win training); with ``token_index`` it keeps
-    an arbitrary token subset (the random-token ablation).
+    ``forward(x)`` runs on every token of the (padded) image; with a
+    :class:`~winwin_mm.token_selection.TokenSelection` (built by
+    :meth:`select_tokens` from window boxes or kept token indices) it keeps
+    only those tokens, with their true grid positions, so the sequence is
+    short (Win-Win training; the random-token ablation). The selection is
+    built on the host once per step; the forward on it has no host-device
+    sync and no graph break under ``torch.compile``. ``forward(x,
+    windows=...)`` / ``forward(x, token_index=...)`` build it in place.
 
     Args:
         arch (str | dict): ``'ti'``, ``'s'``, ``'b'``, ``'l'`` or a dict with
@@ -57,7 +61,7 @@ class RoPEViT(BaseModule):
     Shapes:
         x: (B, C_in, H, W), any H, W (padded right/bottom to the patch size).
         windows: (B, N, 4) patch-unit boxes ``(y0, x0, y1, x1)``, one square
-            size for the batch.
+            size for the batch (host array or tensor).
         returns: tuple of (B*N, C, s, s) with windows; (B, C, ceil(H/p),
             ceil(W/p)) otherwise (token_index mode scatters kept tokens back
             onto that full grid, zeros elsewhere).
@@ -135,16 +139,35 @@ class RoPEViT(BaseModule):
                 trunc_normal_(self.cls_token, std=.02)
 
     # --------------------------------------------------------------- forward
+    def grid_size(self, img_hw: Tuple[int, int]) -> Tuple[int, int]:
+        """Patch grid (h, w) of an (H, W) image padded to the patch size."""
+        return grid_size(img_hw, self.patch_size)
+
+    def select_tokens(self, img_hw: Tuple[int, int],
+                      windows: Optional[ArrayLike] = None,
+                      token_index: Optional[ArrayLike] = None,
+                      device: Optional[torch.device] = None,
+                      margin: int = 0) -> Optional[TokenSelection]:
+        """The tokens an (H, W) image keeps: the (B, N, 4) patch boxes
+        ``windows`` (grown by ``margin`` patches when > 0), or the (B, K)
+        flat ``token_index``, or None (every token).
+
+        Host-side: call it before the compiled part of a step with the boxes
+        from the metainfo; the returned indices are on ``device``."""
+        if windows is not None and token_index is not None:
+            raise ValueError('Pass either windows or token_index, not both.')
+        grid = self.grid_size(img_hw)
+        if windows is not None:
+            return TokenSelection.from_boxes(windows, grid, device, margin)
+        if token_index is not None:
+            return TokenSelection.from_index(token_index, grid, device)
+        return None
+
     def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """Pad to a multiple of the patch size and embed.
 
         x: (B, C_in, H, W) -> tokens (B, h*w, C) and grid (h, w)."""
-        p = self.patch_size
-        H, W = x.shape[-2:]
-        pad_h, pad_w = (-H) % p, (-W) % p
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        x = self.patch_embed.proj(x)
+        x = self.patch_embed.proj(pad_to_multiple(x, self.patch_size))
         grid = (x.shape[-2], x.shape[-1])
         return x.flatten(2).transpose(1, 2), grid
 
@@ -183,58 +206,53 @@ class RoPEViT(BaseModule):
                 outs.append(x[:, self.num_prefix:])
         return outs
 
+    def forward_selected(self, x: torch.Tensor,
+                         selection: Optional[TokenSelection] = None
+                         ) -> List[torch.Tensor]:
+        """Embed ``x`` and run the blocks on the selected tokens only (all
+        tokens when ``selection`` is None), at their grid positions; padding
+        entries of a padded selection are masked out as attention keys.
+
+        x: (B, C_in, H, W) -> list of (B, K, C) per ``out_indices`` (K =
+        h*w without a selection). No host-device sync, no data-dependent
+        Python branch: ``torch.compile`` traces it without graph breaks.
+        """
+        tokens, grid = self.embed(x)
+        if selection is None:
+            pos = grid_positions(grid, tokens.device).expand(
+                tokens.shape[0], -1, -1)
+            return self.forward_tokens(tokens, pos)
+        return self.forward_tokens(selection.gather(tokens),
+                                   selection.positions,
+                                   selection.attn_mask(self.num_prefix))
+
     def forward(self,
                 x: torch.Tensor,
-                windows: Optional[torch.Tensor] = None,
-                token_index: Optional[torch.Tensor] = None
+                windows: Optional[ArrayLike] = None,
+                token_index: Optional[ArrayLike] = None,
+                selection: Optional[TokenSelection] = None
                 ) -> Tuple[torch.Tensor, ...]:
-        """See the class docstring for shapes."""
-        tokens, (gh, gw) = self.embed(x)
-        B, _, C = tokens.shape
-        if windows is not None and token_index is not None:
-            raise ValueError('Pass either windows or token_index, not both.')
-        if windows is not None:
-            # boxes come from data-sample metainfo (CPU): check and index them
-            # there, then one non-blocking copy (no device->host sync).
-            windows = torch.as_tensor(windows, dtype=torch.long).cpu()
-            self._check_boxes(windows, (gh, gw))
-            index = boxes_to_token_index(windows, gw).to(
-                tokens.device, non_blocking=True)  # (B, N*s*s)
-        elif token_index is not None:
-            index = token_index.to(device=tokens.device, dtype=torch.long)
-        else:
-            pos = grid_positions((gh, gw), tokens.device).expand(B, -1, -1)
-            outs = self.forward_tokens(tokens, pos)
-            return tuple(
-                o.transpose(1, 2).reshape(B, C, gh, gw) for o in outs)
-        kept = torch.gather(tokens, 1, index[..., None].expand(-1, -1, C))
-        outs = self.forward_tokens(kept, token_positions(index, gw))
-        if windows is not None:
-            n = windows.shape[1]
-            s = int(windows[0, 0, 2] - windows[0, 0, 0])
-            # (B, N*s*s, C) -> (B*N, C, s, s)
-            return tuple(
-                o.reshape(B * n, s, s, C).permute(0, 3, 1, 2).contiguous()
-                for o in outs)
-        return tuple(self._scatter(o, index, (gh, gw)) for o in outs)
+        """See the class docstring for shapes. ``windows`` / ``token_index``
+        build the selection here (host side); pass a prebuilt ``selection``
+        (:meth:`select_tokens`) to keep that work out of a compiled graph."""
+        if selection is None:
+            selection = self.select_tokens(x.shape[-2:], windows, token_index,
+                                           x.device)
+        elif windows is not None or token_index is not None:
+            raise ValueError('Pass a selection or windows/token_index, not '
+                             'both.')
+        outs = self.forward_selected(x, selection)
+        if selection is None:
+            grid = self.grid_size(x.shape[-2:])
+            return tuple(tokens_to_grid(o, grid) for o in outs)
+        return tuple(selection.to_maps(o) for o in outs)
 
-    @staticmethod
-    def _scatter(feat: torch.Tensor, index: torch.Tensor,
-                 grid: Tuple[int, int]) -> torch.Tensor:
-        """(B, K, C) kept features -> (B, C, h, w) grid, zeros elsewhere."""
-        B, _, C = feat.shape
-        out = feat.new_zeros(B, grid[0] * grid[1], C)
-        out.scatter_(1, index[..., None].expand(-1, -1, C), feat)
-        return out.transpose(1, 2).reshape(B, C, *grid)
-
-    @staticmethod
-    def _check_boxes(boxes: torch.Tensor, grid: Tuple[int, int]) -> None:
-        if boxes.dim() != 3 or boxes.shape[-1] != 4:
-            raise ValueError(f'windows must be (B, N, 4) boxes, got shape '
-                             f'{tuple(boxes.shape)}.')
-        bad = ((boxes[..., :2] < 0) | (boxes[..., 2:3] > grid[0]) |
-               (boxes[..., 3:4] > grid[1])).any()
-        if bool(bad):
-            raise ValueError(
-                f'Window boxes {boxes.tolist()} fall outside the '
-                f'{grid[0]}x{grid[1]} patch grid of the input.')
+    # ----------------------------------------------------------- layer decay
+    def group_matcher(self, coarse: bool = False) -> Dict[str, object]:
+        """Parameter groups by depth, like timm's ``group_matcher``: regexes
+        on parameter names relative to this module. ``stem`` (patch
+        embedding, class token, RoPE-Mixed frequencies) is depth 0; block
+        ``i`` is depth ``i + 1``; everything else (final norm) comes after
+        the blocks."""
+        return dict(stem=r'^(patch_embed|cls_token|rope\.)',
+                    blocks=r'^blocks\.(\d+)\.')

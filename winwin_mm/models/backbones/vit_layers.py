@@ -86,13 +86,15 @@ class RoPEAttention(nn.Module):
 
     def _rotate(self, t: torch.Tensor, rope: Optional[RopeTables],
                 num_prefix: int) -> torch.Tensor:
+        """t: (..., B, heads, N, head_dim), e.g. q alone or q and k stacked;
+        the first ``num_prefix`` tokens are not rotated."""
         if rope is None:
             return t
         cos, sin = rope
         if num_prefix == 0:
             return apply_rope(t, cos, sin, self.rope_layout)
-        rot = apply_rope(t[:, :, num_prefix:], cos, sin, self.rope_layout)
-        return torch.cat((t[:, :, :num_prefix], rot), dim=2)
+        rot = apply_rope(t[..., num_prefix:, :], cos, sin, self.rope_layout)
+        return torch.cat((t[..., :num_prefix, :], rot), dim=-2)
 
     def forward(self, x: torch.Tensor, rope: Optional[RopeTables] = None,
                 num_prefix: int = 0,
@@ -100,12 +102,12 @@ class RoPEAttention(nn.Module):
         """x: (B, N, C); rope tables (B, 1|heads, N - num_prefix, head_dim);
         attn_mask: bool (B|1, 1, N, N), True = may attend. Returns (B, N, C)."""
         B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, heads, N, hd)
-        q = self._rotate(q, rope, num_prefix)
-        k = self._rotate(k, rope, num_prefix)
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads,
+                                  self.head_dim).permute(2, 0, 3, 1, 4)
+        # q and k rotated together: one set of kernels for both
+        q, k = self._rotate(qkv[:2], rope, num_prefix).unbind(0)
         x = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask,
+            q, k, qkv[2], attn_mask=attn_mask,
             dropout_p=self.attn_drop if self.training else 0.)
         return self.proj_drop(self.proj(x.transpose(1, 2).reshape(B, N, C)))
 

@@ -9,7 +9,6 @@ from mmseg.models.utils import resize
 from torch import Tensor
 
 from winwin_mm.registry import MODELS
-from ..losses.window_silog_loss import WindowSiLogLoss
 
 
 @MODELS.register_module()
@@ -27,7 +26,8 @@ class DepthRegressionHead(BaseDecodeHead):
 
     ``loss_by_feat`` reads ``gt_depth_map`` (resizing the prediction to it);
     window crops carrying ``window_source`` in their metainfo are regrouped
-    per image for losses that accept ``groups`` (``WindowSiLogLoss``).
+    per image for losses that declare ``pools_groups = True`` (called with
+    ``groups=``, e.g. ``WindowSiLogLoss``).
     ``predict_by_feat`` (inherited) returns (B, 1, H, W) depth at
     ``pad_shape``, which ``DepthEstimator.postprocess_result`` turns into
     ``pred_depth_map``.
@@ -107,7 +107,7 @@ class DepthRegressionHead(BaseDecodeHead):
             self.loss_decode, nn.ModuleList) else [self.loss_decode])
         loss = dict()
         for loss_fn in losses_decode:
-            if groups is not None and isinstance(loss_fn, WindowSiLogLoss):
+            if groups is not None and getattr(loss_fn, 'pools_groups', False):
                 value = loss_fn(depth, gt, groups=groups)
             else:
                 value = loss_fn(depth, gt)

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
+from winwin_mm.registry import MODELS
+
 from ..backbones.vit_layers import (LayerScale, Mlp, RoPEAttention,
                                     RopeTables, drop_path, init_vit_weights)
 from ..rope import RoPE2D
@@ -201,6 +203,7 @@ class CrossBlock(nn.Module):
         return x + drop_path(t, dp, self.training)
 
 
+@MODELS.register_module()
 class CrossDecoder(BaseModule):
     """Stack of :class:`CrossBlock` with its own RoPE tables.
 

@@ -72,6 +72,13 @@ class _PixelFlowLoss(nn.Module):
     def loss_name(self) -> str:
         return self._loss_name
 
+    def confidence_weight(self, raw_conf: torch.Tensor) -> torch.Tensor:
+        """Tile blending weight of the raw confidence channel of a model
+        trained with this loss. Losses without a confidence term leave that
+        channel untrained; the weight is then ``1 / bounded_scale`` with the
+        default bounds (any positive weight blends)."""
+        return 1.0 / bounded_scale(raw_conf)
+
     def pixel_loss(self, pred: torch.Tensor,
                    target: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W), (B, 2, H, W) -> (B, H, W)."""
@@ -152,6 +159,10 @@ class LaplacianFlowLoss(_PixelFlowLoss):
     def scale(self, raw_conf: torch.Tensor) -> torch.Tensor:
         """Bounded scale ``s`` from the raw confidence channel."""
         return bounded_scale(raw_conf, self.a, self.b)
+
+    def confidence_weight(self, raw_conf: torch.Tensor) -> torch.Tensor:
+        """Tile blending weight ``1 / s`` (low scale = confident)."""
+        return 1.0 / self.scale(raw_conf)
 
     def pixel_loss(self, pred: torch.Tensor,
                    target: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,8 @@
 
 Training (Win-Win): only the tokens of the windows in
 ``metainfo['window_boxes']`` ((N, 4) patch units, from ``RandomWindows``)
-go through the model, with their true grid positions; the head runs on each
+go through the model, with their true grid positions (the encoder's
+:class:`~winwin_mm.token_selection.TokenSelection`); the head runs on each
 window's grid and the ground truth is cropped to the same windows. Test:
 the whole image in one pass (``test_cfg=dict(mode='whole')``) or, as the
 baseline, overlapping tiles blended with the predicted confidence
@@ -21,17 +22,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from mmengine.model import BaseModel
-from mmengine.structures import PixelData
 
 from winwin_mm.registry import MODELS
-from winwin_mm.windows import (boxes_to_token_index, grid_positions,
-                               stack_meta, token_positions)
-from .cross_block import CrossDecoder
-from .dpt_head import DPTFlowHead
-from .flow_losses import bounded_scale
+from winwin_mm.token_selection import TokenSelection, tokens_to_grid
+from winwin_mm.windows import crop_windows, grid_positions, stack_meta
 from ..builder import build_module
+from .base_flow_estimator import BaseFlowEstimator
 
 TEST_MODES = ('whole', 'tiled')
 
@@ -48,19 +44,26 @@ def tile_starts(length: int, tile: int, overlap: float) -> List[int]:
 
 
 @MODELS.register_module()
-class WinWinFlow(BaseModel):
+class WinWinFlow(BaseFlowEstimator):
     """Binocular flow estimator trained on windows, run on whole images.
 
     Args:
         encoder (dict): config of the shared encoder, a
             ``winwin_mm.RoPEViT`` (its last block is used).
-        decoder (dict): :class:`CrossDecoder` arguments (``embed_dims``,
-            ``num_layers``, ``num_heads``, ``out_indices`` (3 blocks)...).
-        head (dict): :class:`DPTFlowHead` arguments except ``in_channels``
-            and ``patch_size`` (filled in).
+        decoder (dict): config of the two-frame decoder, built with
+            ``MODELS.build`` (default type ``CrossDecoder``; ``in_dims``,
+            ``rope_base`` and ``rope_layout`` default to the encoder's). It is
+            called as ``decoder(feat1, feat2, pos1, pos2, mask2)`` and returns
+            3 layers (B, K1, C_dec); it has ``embed_dims``.
+        head (dict): config of the head, built with ``MODELS.build``
+            (default type ``DPTFlowHead``; ``in_channels``, ``patch_size`` and
+            ``out_channels=3`` filled in). Called on 4 grids (B, C_i, h, w),
+            returns (B, 3, h*p, w*p).
         loss (dict): the training loss, called as ``loss(pred, gt, valid=)``
             with pred (B', 3, H, W), gt (B', 2, H, W), valid (B', H, W).
             Default: ``WindowLoss`` around ``LaplacianFlowLoss(a=.25, b=4)``.
+            Its ``confidence_weight(raw_conf)`` gives the tile blending
+            weights of ``mode='tiled'``.
         flow_scale (float): the head's flow channels are multiplied by it,
             so that the head works at unit scale while flows span many
             pixels (a larger value speeds up early training). Default: 1.
@@ -97,10 +100,6 @@ class WinWinFlow(BaseModel):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='FlowDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = build_module(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.encoder = build_module(encoder)
@@ -113,26 +112,23 @@ class WinWinFlow(BaseModel):
         self._enc_last = enc.out_indices.index(last)
         self.patch_size = enc.patch_size
         dec_cfg = dict(decoder or {})
-        dec_type = dec_cfg.pop('type', None)
-        if dec_type not in (None, 'CrossDecoder', 'winwin_mm.CrossDecoder'):
-            raise ValueError(f'unknown decoder type {dec_type!r}')
+        dec_cfg.setdefault('type', 'CrossDecoder')
+        dec_cfg.setdefault('in_dims', enc.embed_dims)
         dec_cfg.setdefault('rope_base', enc.rope.base)
         dec_cfg.setdefault('rope_layout', enc.rope.layout)
-        self.decoder = CrossDecoder(in_dims=enc.embed_dims, **dec_cfg)
+        self.decoder = build_module(dec_cfg)
         if len(self.decoder.out_indices) != 3:
             raise ValueError('the DPT head takes the last encoder layer and 3 '
                              'decoder layers: give decoder out_indices of '
                              f'length 3, got {self.decoder.out_indices}')
         head_cfg = dict(head or {})
-        head_type = head_cfg.pop('type', None)
-        if head_type not in (None, 'DPTFlowHead', 'winwin_mm.DPTFlowHead'):
-            raise ValueError(f'unknown head type {head_type!r}')
+        head_cfg.setdefault('type', 'DPTFlowHead')
         dec_dims = self.decoder.embed_dims
         head_cfg.setdefault('in_channels',
                             (enc.embed_dims, dec_dims, dec_dims, dec_dims))
         head_cfg.setdefault('patch_size', self.patch_size)
         head_cfg.setdefault('out_channels', 3)
-        self.head = DPTFlowHead(**head_cfg)
+        self.head = build_module(head_cfg)
         if loss is None:
             loss = dict(type='WindowLoss',
                         loss=dict(type='LaplacianFlowLoss', a=0.25, b=4.))
@@ -161,77 +157,58 @@ class WinWinFlow(BaseModel):
                 raise ValueError('test_cfg overlap must be in [0, 1), got '
                                  f"{cfg['overlap']}")
 
+    @property
+    def vit_encoder(self) -> nn.Module:
+        """The RoPE ViT whose blocks layer-wise lr decay groups."""
+        return self.encoder
+
     def confidence_weight(self, raw_conf: torch.Tensor) -> torch.Tensor:
-        """Blending weight of a tile pixel: the inverse of the Laplacian
-        scale ``s`` in [a, b] predicted there (low scale = confident), with
-        the bounds of the training loss (default a=0.25, b=4)."""
-        inner = getattr(self.loss_module, 'loss', self.loss_module)
-        scale = getattr(inner, 'scale', None)
-        s = scale(raw_conf) if callable(scale) else bounded_scale(raw_conf)
-        return 1.0 / s
+        """Blending weight of a tile pixel from the raw confidence channel,
+        as the training loss defines it (``LaplacianFlowLoss``: the inverse
+        of its bounded scale, so low scale = confident)."""
+        return self.loss_module.confidence_weight(raw_conf)
 
-    def _frame2_index(self, boxes: torch.Tensor, grid: Tuple[int, int]
-                      ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Token indices of frame-2 windows grown by the margin.
+    def select_tokens(self, img_hw: Tuple[int, int], windows,
+                      device: torch.device) -> Tuple[TokenSelection, ...]:
+        """Selections of frame 1 (the windows), frame 2 (the windows grown
+        by ``frame2_window_margin``) and both frames batched (padded to one
+        length). Host-side; see :meth:`RoPEViT.select_tokens`."""
+        sel1 = self.encoder.select_tokens(img_hw, windows, device=device)
+        if self.frame2_window_margin:
+            sel2 = self.encoder.select_tokens(
+                img_hw, windows, device=device,
+                margin=self.frame2_window_margin)
+        else:
+            sel2 = sel1
+        return sel1, sel2, TokenSelection.pad_cat((sel1, sel2))
 
-        boxes (B, N, 4) -> indices (B, K2) padded with 0 and a bool (B, K2)
-        mask of real tokens (the union of the grown boxes differs in size
-        across samples when boxes touch the border or each other)."""
-        m, (gh, gw) = self.frame2_window_margin, grid
-        keep = torch.zeros(boxes.shape[0], gh, gw, dtype=torch.bool)
-        for b, sample in enumerate(boxes.tolist()):
-            for y0, x0, y1, x1 in sample:
-                keep[b, max(0, y0 - m):min(gh, y1 + m),
-                     max(0, x0 - m):min(gw, x1 + m)] = True
-        keep = keep.flatten(1)
-        counts = keep.sum(1)
-        k2 = int(counts.max())
-        index = torch.zeros(boxes.shape[0], k2, dtype=torch.long)
-        mask = torch.arange(k2)[None] < counts[:, None]
-        for b in range(boxes.shape[0]):
-            index[b, :int(counts[b])] = keep[b].nonzero()[:, 0]
-        return index, mask
+    def extract_feat(self, inputs: torch.Tensor,
+                     selections: Optional[Tuple[TokenSelection, ...]] = None
+                     ) -> List[torch.Tensor]:
+        """Both frames through the encoder in one batched call, then the
+        decoder.
 
-    def _encode(self, inputs: torch.Tensor,
-                windows: Optional[torch.Tensor]) -> tuple:
-        """Both frames through the encoder in one batched call.
+        Args:
+            inputs: (B, 6, H, W) frame pairs.
+            selections: :meth:`select_tokens` output, or None (all tokens).
 
-        Returns frame-1 tokens (B, K1, C), frame-2 tokens (B, K2, C), their
-        positions, the frame-2 key mask (or None) and the grid (gh, gw)."""
+        Returns:
+            4 token layers (B, K1, C_i): the last encoder block of frame 1
+            and the decoder's 3 layers (K1 = h*w without selections).
+        """
         B = inputs.shape[0]
         frames = torch.cat((inputs[:, :3], inputs[:, 3:]), dim=0)  # (2B, ...)
-        tokens, (gh, gw) = self.encoder.embed(frames)
-        dev = tokens.device
-        if windows is None:
-            pos = grid_positions((gh, gw), dev).expand(2 * B, -1, -1)
-            enc = self.encoder.forward_tokens(tokens, pos)[self._enc_last]
-            pos1 = pos[:B]
-            return enc[:B], enc[B:], pos1, pos1, None, (gh, gw)
-        windows = torch.as_tensor(windows, dtype=torch.long).cpu()
-        self.encoder._check_boxes(windows, (gh, gw))
-        index1 = boxes_to_token_index(windows, gw)  # (B, K1)
-        K1 = index1.shape[1]
-        if self.frame2_window_margin == 0:
-            index = torch.cat((index1, index1))
-            attn_mask, mask2 = None, None
+        if selections is None:
+            enc = self.encoder.forward_selected(frames)[self._enc_last]
+            grid = self.encoder.grid_size(inputs.shape[-2:])
+            pos = grid_positions(grid, enc.device).expand(B, -1, -1)
+            f1, f2, pos1, pos2, mask2 = enc[:B], enc[B:], pos, pos, None
         else:
-            index2, mask2 = self._frame2_index(windows, (gh, gw))
-            L = max(K1, index2.shape[1])
-            mask1 = torch.arange(L)[None].expand(B, -1) < K1
-            mask2 = F.pad(mask2, (0, L - mask2.shape[1]), value=False)
-            index = torch.cat((F.pad(index1, (0, L - K1)),
-                               F.pad(index2, (0, L - index2.shape[1]))))
-            keys = torch.cat((mask1, mask2))  # (2B, L)
-            if self.encoder.num_prefix:
-                keys = F.pad(keys, (self.encoder.num_prefix, 0), value=True)
-            attn_mask = keys[:, None, None, :].to(dev)
-            mask2 = mask2.to(dev)
-        index = index.to(dev, non_blocking=True)
-        C = tokens.shape[-1]
-        kept = torch.gather(tokens, 1, index[..., None].expand(-1, -1, C))
-        pos = token_positions(index, gw)
-        enc = self.encoder.forward_tokens(kept, pos, attn_mask)[self._enc_last]
-        return (enc[:B, :K1], enc[B:], pos[:B, :K1], pos[B:], mask2, (gh, gw))
+            sel1, sel2, both = selections
+            enc = self.encoder.forward_selected(frames, both)[self._enc_last]
+            f1, f2 = enc[:B, :sel1.num_tokens], enc[B:, :sel2.num_tokens]
+            pos1, pos2, mask2 = sel1.positions, sel2.positions, sel2.key_mask
+        return [f1] + self.decoder(f1, f2, pos1, pos2, mask2)
 
     def forward_flow(self, inputs: torch.Tensor,
                      windows: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -246,23 +223,16 @@ class WinWinFlow(BaseModel):
             (B, 3, H, W) for the whole image (computed on the image padded
             to a multiple of the patch size, cropped back).
         """
-        B, _, H, W = inputs.shape
-        f1, f2, pos1, pos2, mask2, (gh, gw) = self._encode(inputs, windows)
-        layers = [f1] + self.decoder(f1, f2, pos1, pos2, mask2)
-        C = [t.shape[-1] for t in layers]
+        H, W = inputs.shape[-2:]
         if windows is None:
-            grids = [
-                t.transpose(1, 2).reshape(B, c, gh, gw)
-                for t, c in zip(layers, C)
-            ]
+            layers = self.extract_feat(inputs)
+            grid = self.encoder.grid_size((H, W))
+            grids = [tokens_to_grid(t, grid) for t in layers]
             return self._scale(self.head(grids)[..., :H, :W])
-        n = windows.shape[1]
-        s = int(windows[0, 0, 2] - windows[0, 0, 0])
-        grids = [
-            t.reshape(B * n, s, s, c).permute(0, 3, 1, 2)
-            for t, c in zip(layers, C)
-        ]
-        return self._scale(self.head(grids))
+        selections = self.select_tokens((H, W), windows, inputs.device)
+        layers = self.extract_feat(inputs, selections)
+        return self._scale(self.head([selections[0].to_windows(t)
+                                      for t in layers]))
 
     def _scale(self, out: torch.Tensor) -> torch.Tensor:
         if self.flow_scale == 1:
@@ -270,51 +240,26 @@ class WinWinFlow(BaseModel):
         return torch.cat((out[:, :2] * self.flow_scale, out[:, 2:]), dim=1)
 
     # ------------------------------------------------------------ training
-    def _stack_gt(self, data_samples, hw: Tuple[int, int]) -> tuple:
-        flows, valids = [], []
-        for sample in data_samples:
-            flow = sample.gt_flow_fw.data
-            if tuple(flow.shape[-2:]) != tuple(hw):
-                raise ValueError(
-                    f'training ground truth {tuple(flow.shape[-2:])} does not '
-                    f'match the input {tuple(hw)}; load Spring ground truth '
-                    "with LoadFlowPair(highres_gt='subsample') for training.")
-            valid = sample.gt_valid_fw.data if 'gt_valid_fw' in sample \
-                else torch.ones_like(flow[:1])
-            flows.append(flow)
-            valids.append(valid.reshape(hw))
-        flow = torch.stack(flows).float()
-        valid = torch.stack(valids) > 0.5
-        valid &= torch.isfinite(flow).all(dim=1)
-        return torch.nan_to_num(flow), valid
-
-    def crop_to_windows(self, flow: torch.Tensor, valid: torch.Tensor,
-                        boxes: torch.Tensor) -> tuple:
-        """(B, 2, H, W), (B, H, W), (B, N, 4) -> (B*N, 2, S, S), (B*N, S, S)
-        pixel crops of the windows (``S = s * patch``), in box order."""
-        p = self.patch_size
-        fs, vs = [], []
-        for b, sample in enumerate(boxes.tolist()):
-            for y0, x0, y1, x1 in sample:
-                fs.append(flow[b, :, y0 * p:y1 * p, x0 * p:x1 * p])
-                vs.append(valid[b, y0 * p:y1 * p, x0 * p:x1 * p])
-        return torch.stack(fs), torch.stack(vs)
-
     def loss(self, inputs: torch.Tensor,
              data_samples) -> Dict[str, torch.Tensor]:
         """Loss on the windows of ``metainfo['window_boxes']`` (or on the
         whole image when the samples carry none)."""
         boxes = stack_meta(data_samples, 'window_boxes')
-        flow, valid = self._stack_gt(data_samples, inputs.shape[-2:])
+        flow, valid = self.stack_gt(data_samples, inputs.shape[-2:])
         flow, valid = flow.to(inputs.device), valid.to(inputs.device)
         pred = self.forward_flow(inputs, boxes)
         if boxes is not None:
-            flow, valid = self.crop_to_windows(flow, valid, boxes)
+            p = self.patch_size
+            flow = torch.stack(crop_windows(flow, boxes, p))
+            valid = torch.stack(crop_windows(valid, boxes, p))
         loss = self.loss_module(pred, flow, valid=valid)
         name = getattr(self.loss_module, 'loss_name', 'loss_flow')
         with torch.no_grad():
-            epe = (pred[:, :2] - flow).norm(dim=1)[valid]
-            epe = epe.mean() if epe.numel() else epe.new_zeros(())
+            # masked mean without boolean indexing (no host-device sync);
+            # 0 when no pixel is valid
+            v = valid.to(pred.dtype)
+            epe = ((pred[:, :2] - flow).norm(dim=1) * v).sum() / \
+                v.sum().clamp(min=1.)
         return {name: loss, 'epe': epe}
 
     # ------------------------------------------------------------ inference
@@ -357,46 +302,3 @@ class WinWinFlow(BaseModel):
             self._tiled(inputs[i:i + 1, :, :h, :w])[0]
             for i, (h, w) in enumerate(sizes)
         ]
-
-    @staticmethod
-    def _to_original(flow: torch.Tensor, meta: dict) -> torch.Tensor:
-        """Resize a (2, h, w) flow to ``ori_shape`` if a test-time resize
-        changed it, scaling the vectors."""
-        ori = meta.get('ori_shape')
-        if ori is None or tuple(ori[:2]) == tuple(flow.shape[-2:]):
-            return flow
-        (h, w), (oh, ow) = flow.shape[-2:], ori[:2]
-        flow = F.interpolate(flow[None], size=(oh, ow), mode='bilinear',
-                             align_corners=False)[0]
-        return flow * flow.new_tensor([ow / w, oh / h]).view(2, 1, 1)
-
-    def predict(self, inputs: torch.Tensor, data_samples=None) -> list:
-        """Write ``pred_flow_fw`` (2, H, W) into each data sample."""
-        if data_samples is None:
-            from winwin_mm.structures import FlowDataSample
-            data_samples = [FlowDataSample() for _ in range(len(inputs))]
-        sizes = [
-            tuple(s.metainfo.get('img_shape', inputs.shape[-2:]))[:2]
-            for s in data_samples
-        ]
-        flows = self.inference(inputs, sizes)
-        for sample, flow in zip(data_samples, flows):
-            sample.pred_flow_fw = PixelData(
-                data=self._to_original(flow, sample.metainfo))
-        return data_samples
-
-    def _forward(self, inputs: torch.Tensor, data_samples=None
-                 ) -> torch.Tensor:
-        """Tensor mode: (B, 6, H, W) -> (B, 2, H, W) flow."""
-        return torch.stack(self.inference(inputs))
-
-    def forward(self, inputs: torch.Tensor, data_samples=None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
-                           'predict and tensor mode')

@@ -42,6 +42,16 @@ class WindowLoss(nn.Module):
     def loss_name(self) -> str:
         return self._loss_name or getattr(self.loss, 'loss_name', 'loss_win')
 
+    def confidence_weight(self, raw_conf: torch.Tensor) -> torch.Tensor:
+        """The inner loss's tile blending weight (flow losses)."""
+        inner = getattr(self.loss, 'confidence_weight', None)
+        if inner is None:
+            raise TypeError(
+                f'{type(self.loss).__name__} (inside WindowLoss) defines no '
+                'confidence_weight(raw_conf); use a flow loss such as '
+                'LaplacianFlowLoss for a model blended by confidence.')
+        return inner(raw_conf)
+
     def forward(self,
                 pred: torch.Tensor,
                 target: torch.Tensor,

@@ -51,6 +51,10 @@ class WindowSiLogLoss(nn.Module):
             is the mean of its samples'.
     """
 
+    #: pools samples of one image given ``groups`` (see the class docstring);
+    #: heads pass the window crops' image ids to such losses
+    pools_groups = True
+
     def __init__(self,
                  loss_weight: float = 1.0,
                  eps: float = 1e-6,

@@ -7,15 +7,18 @@ import torch
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from winwin_mm.token_selection import TokenSelection
 from winwin_mm.windows import stack_meta
-from .window_crop import crop_to_windows, pad_to_patch, token_keep_mask
+from .window_crop import (crop_samples_to_windows, pad_to_patch,
+                          token_keep_mask)
 
 
 class WindowedSegmentorMixin:
     """Windows in training, one whole-image pass at test.
 
     Training: the boxes sampled by ``RandomWindows`` (``metainfo
-    ['window_boxes']``, (N, 4) patch units) go to the backbone, which returns
+    ['window_boxes']``, (N, 4) patch units) become the backbone's
+    :class:`~winwin_mm.token_selection.TokenSelection`; the backbone returns
     per-window grids (B*N, C, s, s); neck and heads run per window and the
     ground truth is cropped to the same pixel windows (B*N samples), so the
     loss covers the kept windows only. ``metainfo['window_tokens']`` (random
@@ -42,16 +45,18 @@ class WindowedSegmentorMixin:
     def validate_targets(self, data_samples) -> None:
         """Hook for subclasses: check the ground truth before a step."""
 
+    @property
+    def vit_encoder(self):
+        """The RoPE ViT whose blocks layer-wise lr decay groups."""
+        return self.backbone
+
     def extract_feat(self, inputs: Tensor,
-                     batch_img_metas: Optional[List[dict]] = None,
-                     windows: Optional[Tensor] = None,
-                     token_index: Optional[Tensor] = None) -> List[Tensor]:
-        """inputs (B, 3, H, W) -> multi-level features (per window,
-        (B*N, C, s, s), when ``windows`` (B, N, 4) is given)."""
-        if windows is None and token_index is None:
-            x = self.backbone(inputs)
-        else:
-            x = self.backbone(inputs, windows=windows, token_index=token_index)
+                     selection: Optional[TokenSelection] = None
+                     ) -> List[Tensor]:
+        """inputs (B, 3, H, W) -> multi-level features: per window,
+        (B*N, C, s, s), for a window selection; on the full grid otherwise
+        (see :class:`~winwin_mm.token_selection.TokenSelection`)."""
+        x = self.backbone(inputs, selection=selection)
         if self.with_neck:
             x = self.neck(x)
         return x
@@ -60,16 +65,17 @@ class WindowedSegmentorMixin:
         self.validate_targets(data_samples)
         boxes = stack_meta(data_samples, 'window_boxes')
         tokens = stack_meta(data_samples, 'window_tokens')
+        # host-side, before any device work: the step stays sync-free
+        selection = self.backbone.select_tokens(
+            inputs.shape[-2:], windows=boxes, token_index=tokens,
+            device=inputs.device)
+        x = self.extract_feat(inputs, selection)
         if boxes is not None:
-            x = self.extract_feat(inputs, windows=boxes)
-            data_samples = crop_to_windows(data_samples, boxes,
-                                           self.patch_size)
+            data_samples = crop_samples_to_windows(data_samples, boxes,
+                                                   self.patch_size)
         elif tokens is not None:
-            x = self.extract_feat(inputs, token_index=tokens)
             data_samples = self.mask_to_tokens(data_samples, tokens,
                                                inputs.shape[-2:])
-        else:
-            x = self.extract_feat(inputs)
         losses = self._decode_head_forward_train(x, data_samples)
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))

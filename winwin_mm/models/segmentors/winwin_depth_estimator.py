@@ -31,6 +31,9 @@ class WinWinDepthEstimator(WindowedSegmentorMixin, DepthEstimator):
     """
 
     gt_field = 'gt_depth_map'
+    #: depth datasets list scene types as ``classes``, not labels
+    #: (read by ``DatasetConsistencyHook``)
+    dataset_classes_are_labels = False
 
     def dropped_value(self) -> float:
         return 0.  # depth 0 is invalid for WindowSiLogLoss
