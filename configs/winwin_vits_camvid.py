@@ -1,6 +1,7 @@
 # Win-Win on CamVid at its full 480x360 with a small RoPE ViT and patch 8:
-# 60x45 = 2700 tokens, like BDD100K at patch 16. Two windows keep 27% of the
-# tokens (token_fraction=0.27 -> 2 windows of 19x19 = 722 tokens). Small
+# 60x45 = 2700 tokens, like BDD100K at patch 16. Two windows keep about a
+# quarter of the tokens (token_fraction=0.27 -> side 19.06, rounded down to
+# the even 18: 2 windows of 18x18 = 648 tokens, 24%). Small
 # enough for CPU studies (tools/ablate.py); the same file runs on a GPU.
 _base_ = [
     './_base_/models/winwin_vit-b16_upernet.py',

@@ -142,6 +142,11 @@ def test_window_side_from_fraction():
     assert window_side_from_fraction((45, 80), 2, 0.27) == 22
     assert window_side_from_fraction((45, 80), 1, 1.0) == 60
     assert window_side_from_fraction((10, 10), 4, 0.01) == 1
+    # even rounding (default): CamVid 60x45 at 0.27 -> 19.06 -> 18, not 19
+    assert window_side_from_fraction((45, 60), 2, 0.27) == 18
+    assert window_side_from_fraction((45, 60), 2, 0.27, even=False) == 19
+    assert window_side_from_fraction((23, 30), 2, 0.27) == 8
+    assert window_side_from_fraction((45, 80), 1, 1.0, even=False) == 60
     with pytest.raises(ValueError):
         window_side_from_fraction((45, 80), 2, 0.)
     with pytest.raises(ValueError):
@@ -228,3 +233,22 @@ def test_random_windows_errors():
         RandomWindows(num_windows=2, window_size=4, token_fraction=0.2)
     with pytest.raises(ValueError):
         RandomWindows(window_size=4, mode='grid')
+
+
+def test_scatter_mode_keeps_the_windows_tokens():
+    """'scatter' keeps exactly the tokens of the windows 'windows' mode
+    samples from the same random state, as sorted flat indices (the input of
+    the 'random' path), counted here by hand from the boxes."""
+    win = RandomWindows(num_windows=2, window_size=6, patch_size=16)
+    sca = RandomWindows(num_windows=2, window_size=6, patch_size=16,
+                        mode='scatter')
+    for seed in range(10):
+        np.random.seed(seed)
+        boxes = win(dict(img_shape=(360, 480)))['window_boxes']
+        np.random.seed(seed)
+        out = sca(dict(img_shape=(360, 480)))
+        assert 'window_boxes' not in out
+        tok = out['window_tokens']
+        expect = sorted(y * 30 + x for y0, x0, y1, x1 in boxes
+                        for y in range(y0, y1) for x in range(x0, x1))
+        assert tok.dtype == np.int64 and tok.tolist() == expect

@@ -18,9 +18,16 @@ class WindowSizeError(ValueError):
 
 
 def window_side_from_fraction(grid_hw: Tuple[int, int], num_windows: int,
-                              token_fraction: float) -> int:
+                              token_fraction: float,
+                              even: bool = True) -> int:
     """Side (in patches) of ``num_windows`` square windows that together keep
-    about ``token_fraction`` of the ``grid_hw`` tokens (rounded down).
+    about ``token_fraction`` of the ``grid_hw`` tokens.
+
+    Rounding rule: ``sqrt(token_fraction * h * w / num_windows)`` rounded
+    down, then (``even=True``, the default) down to an even number; a side
+    below 2 stays 1. Even sides keep a window aligned with the 0.5x / 2x levels of the
+    neck (an odd side 19 becomes 9 and is stretched back, about a token off
+    at the border). An explicit ``window_size`` is never rounded.
 
     Example: BDD100K 720x1280 at patch 16 is 45x80 = 3600 tokens; 2 windows at
     0.27 give side 22 (968 tokens), the paper's budget.
@@ -29,8 +36,11 @@ def window_side_from_fraction(grid_hw: Tuple[int, int], num_windows: int,
         raise ValueError(f'token_fraction must be in (0, 1], got '
                          f'{token_fraction}.')
     h, w = grid_hw
-    return max(1, int(math.floor(math.sqrt(token_fraction * h * w /
-                                           num_windows) + 1e-6)))
+    side = int(math.floor(math.sqrt(token_fraction * h * w / num_windows) +
+                          1e-6))
+    if even and side >= 2:
+        return side - side % 2
+    return max(1, side)
 
 
 def check_fits(grid_hw: Tuple[int, int], num_windows: int, side: int) -> None:

@@ -1,14 +1,17 @@
 """Multi-window token selection as a data transform."""
 from typing import Optional
 
+import numpy as np
+import torch
 from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import PackSegInputs
 
 from winwin_mm.registry import TRANSFORMS
-from winwin_mm.windows import (WindowSizeError, sample_random_tokens,
+from winwin_mm.windows import (WindowSizeError, boxes_to_token_index,
+                               sample_random_tokens,
                                sample_windows, window_side_from_fraction)
 
-MODES = ('windows', 'random')
+MODES = ('windows', 'random', 'scatter')
 # what RandomWindows adds and the model reads: packed by PackWinWinInputs
 # (segmentation, depth) and PackFlowInputs (flow) by default
 WINDOW_META_KEYS = ('window_boxes', 'window_tokens', 'window_patch_size')
@@ -32,20 +35,26 @@ class RandomWindows(BaseTransform):
       ``2`` is Win-Win, ``4`` the four-window variant.
     * ``'random'``: the same token budget (``num_windows * side**2``) as
       randomly scattered tokens, stored as sorted flat indices.
+    * ``'scatter'``: the windows of ``'windows'`` mode, stored as sorted
+      flat token indices like ``'random'``: the model then runs exactly the
+      ``'random'`` path (features scattered onto the full grid, full-grid
+      neck and head), so head effects and token-pattern effects can be
+      told apart (the study's ``win2_scatter``).
 
     Args:
         num_windows (int): N. Default: 2.
         window_size (int, optional): window side in patches.
         token_fraction (float, optional): alternatively, the fraction of the
-            image's tokens all windows keep together (side rounded down).
+            image's tokens all windows keep together; the side is rounded
+            down to an even number (see ``window_side_from_fraction``).
         patch_size (int): the backbone's patch size. Default: 16.
         mode (str): ``'windows'`` or ``'random'``.
 
     Added keys:
         window_boxes (np.ndarray): (N, 4) int64 ``(y0, x0, y1, x1)`` in patch
             units, end-exclusive (``'windows'`` mode).
-        window_tokens (np.ndarray): (K,) int64 flat token indices
-            (``'random'`` mode).
+        window_tokens (np.ndarray): (K,) int64 sorted flat token indices on
+            the ``h // p`` x ``w // p`` grid (``'random'``, ``'scatter'``).
         window_patch_size (int): ``patch_size``, so the model can refuse
             windows sampled on another patch grid than its own.
     """
@@ -91,6 +100,10 @@ class RandomWindows(BaseTransform):
             if self.mode == 'windows':
                 results['window_boxes'] = sample_windows(
                     grid, self.num_windows, side)
+            elif self.mode == 'scatter':
+                boxes = sample_windows(grid, self.num_windows, side)
+                results['window_tokens'] = np.sort(boxes_to_token_index(
+                    torch.from_numpy(boxes)[None], grid[1])[0].numpy())
             else:
                 results['window_tokens'] = sample_random_tokens(
                     grid, self.num_windows * side * side)

@@ -5,6 +5,7 @@ from .flow_visualization_hook import FlowVisualizationHook
 from .hooks import (DatasetConsistencyHook, EvalLabelCheckHook,
                     NonFiniteLossHook, RNGStateHook)
 from .seg_visualization_hook import SegVisualizationHook
+from .study_hooks import IterTimeHook, PeakMemoryHook, TimeBudgetHook
 from .layer_decay_optim_wrapper_constructor import (
     LayerDecayOptimWrapperConstructor, find_vit_encoder, layer_ids)
 
@@ -13,4 +14,5 @@ __all__ = ['LayerDecayOptimWrapperConstructor', 'find_vit_encoder',
            'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook',
            'FlowVisualizationHook', 'AtomicCheckpointHook',
            'CheckpointMatchHook', 'EvalLabelCheckHook', 'SegVisualizationHook',
-           'install_resume_resolver', 'resolve_last_checkpoint']
+           'install_resume_resolver', 'resolve_last_checkpoint',
+           'PeakMemoryHook', 'IterTimeHook', 'TimeBudgetHook']

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 
-def _replace_syncbn(node) -> int:
+def replace_syncbn(node) -> int:
     """SyncBN -> BN in a config tree (SyncBN needs CUDA); returns count."""
     n = 0
     if isinstance(node, dict):
@@ -16,10 +16,10 @@ def _replace_syncbn(node) -> int:
             node['type'] = 'BN'
             n += 1
         for v in node.values():
-            n += _replace_syncbn(v)
+            n += replace_syncbn(v)
     elif isinstance(node, (list, tuple)):
         for v in node:
-            n += _replace_syncbn(v)
+            n += replace_syncbn(v)
     return n
 
 
@@ -155,7 +155,7 @@ def prepare_cfg(cfg: Config, args) -> Config:
         if optim_wrapper_without_cuda(cfg.get('optim_wrapper', {})):
             print_log('No CUDA device: AmpOptimWrapper (mixed precision) '
                       'runs as a float32 OptimWrapper.', logger='current')
-        if _replace_syncbn(cfg.get('model', {})):
+        if replace_syncbn(cfg.get('model', {})):
             print_log('No CUDA device: SyncBN layers are built as BN.',
                       logger='current')
         if args.launcher != 'none':

@@ -1,76 +1,22 @@
-"""DPT-style dense head (Ranftl et al., "Vision Transformers for Dense
-Prediction", ICCV 2021), written from the paper's description.
-
-Four token layers of a ViT (here: the last encoder layer and three decoder
-layers), each reshaped to its patch grid ``(h, w)``, are *reassembled* to
-four scales (``4h``, ``2h``, ``h``, ``h/2``), *fused* from coarse to fine with
-residual convolution units, and upsampled to the pixel resolution
-``(h * p, w * p)``, where a small convolutional head outputs the prediction
-(flow ``(u, v)`` and a raw confidence for the flow model).
-
-It is purely convolutional: during Win-Win training it runs on each
-window's own small grid ``(B*N, C, s, s)``; at test time on the whole grid.
-Any grid size works (odd sizes included): every fusion step resizes to the
-size of the next finer map instead of assuming exact factors of two.
-"""
-from typing import List, Optional, Sequence, Tuple
+"""DPT head of the flow model: the shared DPT trunk (reassemble four token
+layers - the last encoder layer and three decoder layers - and fuse them,
+:mod:`winwin_mm.models.decode_heads.dpt_fusion`), then a small
+convolutional head at the pixel resolution ``(h * p, w * p)`` that outputs
+flow ``(u, v)`` and a raw confidence."""
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 
 from winwin_mm.registry import MODELS
-
-
-class ResidualConvUnit(nn.Module):
-    """``x + conv(relu(conv(relu(x))))`` with 3x3 convolutions."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
-
-
-class FusionBlock(nn.Module):
-    """Fuse a coarser path with a skip map, then upsample.
-
-    ``out = rcu2(prev + rcu1(skip))`` (``prev`` absent for the coarsest
-    level), bilinearly resized to ``size``, then a 1x1 projection.
-    """
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.rcu1 = ResidualConvUnit(channels)
-        self.rcu2 = ResidualConvUnit(channels)
-        self.out_conv = nn.Conv2d(channels, channels, 1)
-
-    def forward(self, skip: torch.Tensor, prev: Optional[torch.Tensor],
-                size: Tuple[int, int]) -> torch.Tensor:
-        x = self.rcu1(skip)
-        if prev is not None:
-            x = x + prev
-        x = self.rcu2(x)
-        x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-        return self.out_conv(x)
-
-
-def _resample(scale: int, channels: int) -> nn.Module:
-    """Change the resolution of a (B, C, h, w) map by ``scale`` (4, 2, 1 or
-    0.5 coded as -2): transposed conv up, strided conv down."""
-    if scale in (4, 2):
-        return nn.ConvTranspose2d(channels, channels, scale, stride=scale)
-    if scale == 1:
-        return nn.Identity()
-    return nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+from ..decode_heads.dpt_fusion import DPTFusion
 
 
 @MODELS.register_module()
-class DPTFlowHead(BaseModule):
-    """DPT head on four token layers.
+class DPTFlowHead(DPTFusion):
+    """DPT head on four token layers: the shared reassemble-and-fuse trunk
+    (:class:`DPTFusion`) and a small convolutional output head.
 
     Args:
         in_channels (sequence of 4 int): channels of the four input layers,
@@ -89,8 +35,6 @@ class DPTFlowHead(BaseModule):
         returns: (B, out_channels, h * p, w * p).
     """
 
-    SCALES = (4, 2, 1, -2)  # -2: downsample by 2
-
     def __init__(self,
                  in_channels: Sequence[int],
                  patch_size: int = 16,
@@ -99,22 +43,10 @@ class DPTFlowHead(BaseModule):
                  head_channels: int = 32,
                  out_channels: int = 3,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if len(in_channels) != 4 or len(hidden_channels) != 4:
-            raise ValueError('DPTFlowHead takes exactly 4 layers: got '
-                             f'in_channels={tuple(in_channels)}, '
-                             f'hidden_channels={tuple(hidden_channels)}')
+        super().__init__(in_channels, hidden_channels, features, init_cfg)
         self.in_channels = tuple(in_channels)
         self.patch_size = patch_size
         self.out_channels = out_channels
-        self.reassemble = nn.ModuleList()
-        for c_in, c_hid, scale in zip(in_channels, hidden_channels,
-                                      self.SCALES):
-            self.reassemble.append(
-                nn.Sequential(
-                    nn.Conv2d(c_in, c_hid, 1), _resample(scale, c_hid),
-                    nn.Conv2d(c_hid, features, 3, padding=1, bias=False)))
-        self.fusion = nn.ModuleList(FusionBlock(features) for _ in range(4))
         self.head = nn.ModuleDict(
             dict(
                 conv1=nn.Conv2d(features, features // 2, 3, padding=1),
@@ -125,21 +57,10 @@ class DPTFlowHead(BaseModule):
                 out_size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         """See the class docstring; ``out_size`` defaults to the grid size
         times the patch size."""
-        if len(feats) != 4:
-            raise ValueError(f'DPTFlowHead takes 4 layers, got {len(feats)}')
         h, w = feats[0].shape[-2:]
         if out_size is None:
             out_size = (h * self.patch_size, w * self.patch_size)
-        maps: List[torch.Tensor] = [
-            m(f) for m, f in zip(self.reassemble, feats)
-        ]
-        # coarse (index 3) to fine (index 0); each step resizes to the next
-        # finer map, the last one to twice the finest.
-        path = None
-        for i in (3, 2, 1, 0):
-            size = maps[i - 1].shape[-2:] if i else tuple(
-                2 * s for s in maps[0].shape[-2:])
-            path = self.fusion[i](maps[i], path, size)
+        path = self.fuse(feats)
         x = self.head['conv1'](path)
         x = F.interpolate(x, size=out_size, mode='bilinear',
                           align_corners=False)

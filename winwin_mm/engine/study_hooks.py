@@ -1,0 +1,87 @@
+"""Hooks that measure a training run for the masking study
+(``tools/ablate.py``): peak memory, per-iteration time, a time budget."""
+import time
+from typing import List, Optional
+
+import torch
+from mmengine.hooks import Hook
+
+from winwin_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class PeakMemoryHook(Hook):
+    """Peak memory of the training iterations (MB) in ``self.peak_mb``.
+
+    Measured by :mod:`winwin_mm.ablation.memory` from ``before_train`` on:
+    on GPU the allocator's peak, read after every iteration *before*
+    MMEngine's ``LoggerHook`` resets it (this hook runs at ``ABOVE_NORMAL``,
+    the logger at ``BELOW_NORMAL``), keeping the maximum; on CPU the peak
+    RSS of the process. ``self.start_mb`` is the usage when training began
+    (weights and buffers already in memory).
+    """
+    priority = 'ABOVE_NORMAL'
+
+    def __init__(self) -> None:
+        self.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        self.start_mb: Optional[float] = None
+        self.peak_mb = 0.
+
+    def before_train(self, runner) -> None:
+        from winwin_mm.ablation.memory import reset_peak
+        self.start_mb = reset_peak(self.device)
+        self.peak_mb = self.start_mb
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        from winwin_mm.ablation.memory import read_peak
+        self.peak_mb = max(self.peak_mb, read_peak(self.device))
+
+
+@HOOKS.register_module()
+class IterTimeHook(Hook):
+    """Wall time of every training iteration (``self.times``, seconds).
+    Their median is a cost figure that other jobs on a shared machine
+    disturb less than the total; their running sum dates the checkpoints
+    (the equal-time view)."""
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self.times: List[float] = []
+        self._t0 = None
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._t0 = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.times.append(time.perf_counter() - self._t0)
+
+
+@HOOKS.register_module()
+class TimeBudgetHook(Hook):
+    """Stop training after ``seconds`` of wall time (the lr schedule stays
+    the one of ``max_iters``): the equal-time comparison."""
+    priority = 'LOW'
+
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError(f'TimeBudgetHook seconds must be > 0, got '
+                             f'{seconds}.')
+        self.seconds = seconds
+        self._t0 = None
+
+    def before_train(self, runner) -> None:
+        self._t0 = time.time()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if time.time() - self._t0 > self.seconds:
+            runner.train_loop.stop_training = True
+            runner.logger.info(f'time budget {self.seconds:.0f} s reached at '
+                               f'iteration {runner.iter + 1}')
