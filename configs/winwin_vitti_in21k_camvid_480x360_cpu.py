@@ -5,16 +5,16 @@
 _base_ = ['./winwin_vitti_in21k_camvid_960x720.py']
 window_size = 10
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
     dict(type='winwin_mm.RandomWindows', num_windows=2,
          window_size=window_size, patch_size=16),
-    dict(type='PackSegInputs', meta_keys=_base_.meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]

@@ -38,7 +38,7 @@ model = dict(
                         norm_cfg=norm_cfg))
 resize = [dict(type='Resize', scale_factor=scale, keep_ratio=True)]
 geometric_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='winwin_mm.LoadImageFromFile'),
     dict(type='winwin_mm.LoadAnnotations'),
 ] + resize + [
     dict(type='RandomFlip', prob=0.5),
@@ -47,11 +47,11 @@ geometric_pipeline = [
 train_pipeline = geometric_pipeline + [
     dict(type='winwin_mm.RandomWindows', num_windows=2,
          window_size=window_size, patch_size=patch_size),
-    dict(type='PackSegInputs', meta_keys=_base_.meta_keys),
+    dict(type='winwin_mm.PackWinWinInputs'),
 ]
 # labels are loaded after the resize: predictions are resized back to the
 # original 480x360 and scored against the original labels
-test_pipeline = [dict(type='LoadImageFromFile')] + resize + [
+test_pipeline = [dict(type='winwin_mm.LoadImageFromFile')] + resize + [
     dict(type='winwin_mm.LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
