@@ -17,6 +17,7 @@ def aggregate(runs: List[dict]) -> dict:
     (mean over seeds), ``mIoU_std`` (sample std, 0 for one seed),
     ``seeds``, ``per_class_iou`` {class: mean IoU}, the border / centre
     means, costs (means; ``peak_mb`` the maximum) and the ``runs``."""
+    runs = sorted(runs, key=lambda r: r['seed'])  # parallel runs end in any order
     m = [r['mIoU'] for r in runs]
     out = dict(
         seeds=[r['seed'] for r in runs], mIoU=_mean(m),
