@@ -19,7 +19,8 @@ def _cfg(window=dict(window_size=10)):
                  patch_size=16, **window),
             dict(type='PackSegInputs', meta_keys=('img_shape',
                                                   'window_boxes'))]
-    return Config(dict(train_dataloader=dict(dataset=dict(pipeline=pipe))))
+    return Config(dict(model=dict(type='winwin_mm.WinWinEncoderDecoder'),
+                       train_dataloader=dict(dataset=dict(pipeline=pipe))))
 
 
 def test_budget_even_sides():
@@ -50,6 +51,9 @@ def test_win2_scatter_is_the_random_path_on_windows():
             'meta_keys']
     assert desc['tokens_per_image'] == 200 and desc['eval_modes'] == [
         'whole']
+    # all three train on their windows' tokens, never silently on all
+    assert cfg.model.train_windows and rnd.model.train_windows
+    assert win2.model.train_windows
 
 
 def test_study_metric_per_class_and_border_by_hand():
