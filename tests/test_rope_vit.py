@@ -287,12 +287,12 @@ def test_missing_and_unexpected_keys_reported(tmp_path):
     torch.save(src.state_dict(), path)
     model = RoPEViT(arch=TINY, patch_size=P, out_indices=(0, 1),
                     init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(RuntimeError, match='unexpected keys: .*cls_token'):
+    with pytest.raises(RuntimeError, match=r'unexpected keys \(1\): .*cls_token'):
         model.init_weights()
     model = RoPEViT(arch=TINY, patch_size=P, out_indices=(0, 1),
                     layer_scale_init_value=0.1, with_cls_token=True,
                     init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(RuntimeError, match='missing keys: .*ls1.gamma'):
+    with pytest.raises(RuntimeError, match=r'missing keys \(4\): .*ls1.gamma'):
         model.init_weights()
     # the matching model loads it exactly
     ok = RoPEViT(arch=TINY, patch_size=P, out_indices=(0, 1),

@@ -157,7 +157,7 @@ def key_mismatch(own: Dict[str, torch.Tensor],
         def cut(items):
             more = f' ... ({len(items) - limit} more)' \
                 if len(items) > limit else ''
-            return f'{len(items)}: {items[:limit]}{more}'
+            return f'({len(items)}): {items[:limit]}{more}'
         return (f'  missing keys {cut(missing)}\n  unexpected keys '
                 f'{cut(unexpected)}\n  shape mismatches {cut(shape_err)}\n')
     return (f'  missing keys: {missing}\n  unexpected keys: {unexpected}\n'
