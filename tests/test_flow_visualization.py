@@ -18,10 +18,13 @@ from mmengine.structures import PixelData
 
 import winwin_mm  # noqa: F401
 from conftest import REPO, shared_data
+from winwin_mm.datasets.flow_io import read_flow
 from winwin_mm.registry import MODELS
 from winwin_mm.structures import FlowDataSample
-from winwin_mm.visualization import (FlowLocalVisualizer, flow_error_map,
-                                     flow_panel, flow_to_color)
+from winwin_mm.visualization import (FlowLocalVisualizer, PanelLayout,
+                                     draw_error_colorbar, error_colors,
+                                     flow_error_map, flow_panel, flow_to_color)
+from winwin_mm.visualization.flow_vis import error_colorbar_ticks
 from winwin_mm.visualization.flow_visualizer import match_resolution
 
 DEMO = osp.join(REPO, 'configs', 'winwin_vitti_flow_demo.py')
@@ -35,18 +38,46 @@ def test_panel_is_frame_gt_pred_error_on_one_scale():
     valid[:5] = False
     pred = gt + 0.5
     panel = flow_panel(frame, pred, gt, valid)
-    assert panel.shape == (30, 160, 3)
+    lay = PanelLayout.for_tile((30, 40))
+    ch, cw = lay.cell_hw
+    assert panel.shape == (2 * ch + lay.gap, 2 * cw + lay.gap, 3)
     max_flow = np.linalg.norm(gt[valid], axis=1).max()
-    # below the label text, the panels are exactly the colour-coded flows
-    rows = slice(20, 30)
-    assert np.array_equal(panel[rows, 40:80],
-                          flow_to_color(gt, max_flow)[rows])
-    assert np.array_equal(panel[rows, 80:120],
-                          flow_to_color(pred, max_flow)[rows])
-    assert np.array_equal(panel[rows, 120:],
-                          flow_error_map(pred, gt, valid)[rows])
+
+    def tile(row, col):
+        y, x = lay.tile_origin(row, col)
+        return panel[y:y + 30, x:x + 40]
+    # the tiles are exactly the frame and the colour-coded flows, both
+    # flows on the ground truth's scale; titles and captions lie outside
+    assert np.array_equal(tile(0, 0), frame)
+    assert np.array_equal(tile(0, 1), flow_to_color(
+        np.where(valid[..., None], gt, np.nan), max_flow))
+    assert np.array_equal(tile(1, 0), flow_to_color(pred, max_flow))
+    assert np.array_equal(tile(1, 1), flow_error_map(pred, gt, valid))
+    # the title bands hold text (dark pixels on white)
+    assert (panel[:lay.title, :cw] < 128).any()
     # without ground truth: frame | prediction
-    assert flow_panel(frame, pred).shape == (30, 80, 3)
+    assert flow_panel(frame, pred).shape == (ch, 2 * cw + lay.gap, 3)
+
+
+def test_error_colour_bar_matches_the_error_map():
+    # the bar under the error tile shows, at each tick, the colour that
+    # flow_error_map gives an error of the tick's value
+    band = np.full((80, 1000, 3), 255, np.uint8)
+    draw_error_colorbar(band)
+    x0, bar_w = 100, 800
+    ticks = error_colorbar_ticks(bar_w)
+    assert [v for _, v in ticks] == [1 / 32, 1 / 8, 1 / 2, 2, 8, 32]
+    lut = error_colors(2.0**np.linspace(-5, 5, 256))
+    for x, value in ticks:
+        err = np.zeros((1, 1, 2))
+        err[0, 0, 0] = value
+        want = flow_error_map(err, np.zeros((1, 1, 2)))[0, 0]
+        got = band[8 + 10, x0 + x + (1 if x < bar_w - 1 else -1)]  # by the tick
+        # same colour up to the bar's one-pixel sampling step
+        idx = lambda c: int(np.abs(lut.astype(int) - c).sum(1).argmin())
+        assert abs(idx(got) - idx(want)) <= 2, (value, got, want)
+    # the labels are drawn (dark pixels below the bar)
+    assert (band[50:, x0:x0 + bar_w] < 128).any()
 
 
 def test_spring_double_resolution_gt_is_subsampled_like_the_loader():
@@ -76,7 +107,9 @@ def test_visualizer_writes_the_panel(tmp_path):
     out = str(tmp_path / 'panel.png')
     drawn = vis.add_datasample('x', np.zeros((24, 32, 3), np.uint8), sample,
                                out_file=out)
-    assert drawn.shape == (24, 128, 3)
+    lay = PanelLayout.for_tile((24, 32))
+    assert drawn.shape == (2 * lay.cell_hw[0] + lay.gap,
+                           2 * lay.cell_hw[1] + lay.gap, 3)
     assert np.array_equal(cv2.imread(out)[..., ::-1], drawn)
     with pytest.raises(ValueError, match='pred_flow_fw'):
         vis.add_datasample('x', np.zeros((24, 32, 3), np.uint8),
@@ -115,8 +148,13 @@ def test_test_tool_prints_metrics_and_draws_each_pair(mode, random_checkpoint,
     assert len(pngs) == 3, names  # the Sintel pair and two KITTI pairs
     assert any('sintel' in n or 'frame_0001' in n for n in names), names
     for png in pngs:
+        # 2 x 2 titled tiles of the frame size (Sintel 1024x436, KITTI)
         h, w = cv2.imread(png).shape[:2]
-        assert w == 4 * {436: 1024, 376: 1241, 370: 1226}[h], (png, h, w)
+        sizes = [(436, 1024), (376, 1241), (370, 1226)]
+        lays = [PanelLayout.for_tile(hw) for hw in sizes]
+        assert (h, w) in [(2 * lay.cell_hw[0] + lay.gap,
+                           2 * lay.cell_hw[1] + lay.gap) for lay in lays], \
+            (png, h, w)
 
 
 def test_predict_flow_with_gt_writes_panel(tmp_path):
@@ -131,7 +169,21 @@ def test_predict_flow_with_gt_writes_panel(tmp_path):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     panel = cv2.imread(str(tmp_path / 'frame_0001_panel.png'))
-    assert panel.shape == (436, 4 * 1024, 3)
+    lay = PanelLayout.for_tile((436, 1024))
+    assert panel.shape == (2 * lay.cell_hw[0] + lay.gap,
+                           2 * lay.cell_hw[1] + lay.gap, 3)
+    # the EPE is printed, and it is the EPE of the written .flo against
+    # the ground truth, computed here with numpy
+    pred, _ = read_flow(str(tmp_path / 'frame_0001.flo'))
+    gt, _ = read_flow(osp.join(root, 'frame_0001.flo'))
+    epe = np.linalg.norm(pred.astype(np.float64) - gt, axis=2)
+    m = re.search(r'EPE (\d+\.\d+), 1px_outliers (\d+\.\d+)', out.stdout)
+    assert m, out.stdout
+    assert abs(float(m[1]) - epe.mean()) < 1e-3
+    assert abs(float(m[2]) - 100 * (epe > 1).mean()) < 1e-3
+    # --random-weights says so in one line, not one line per parameter
+    assert 'random init' in out.stdout
+    assert len((out.stdout + out.stderr).splitlines()) < 20, out.stdout
 
 
 def test_panel_leaves_the_frame_untouched():

@@ -8,8 +8,9 @@
 Writes ``DIR/<stem of IMG1>.flo`` (Middlebury ``.flo``, (u, v) in pixels)
 and ``DIR/<stem of IMG1>_flow.png`` (Middlebury colour wheel). With
 ``--gt`` (``.flo``, ``.pfm``, KITTI ``.png`` or ``.flo5``) also
-``DIR/<stem of IMG1>_panel.png``: frame 1 | ground truth | prediction |
-log2 end-point error, both flows on the same colour scale, and the EPE.
+``DIR/<stem of IMG1>_panel.png`` (frame 1 and ground truth over prediction
+and log2 end-point error with its colour bar, both flows on one colour
+scale) and prints the flow metric's EPE and outlier rates for the pair.
 ``--mode`` overrides the config's ``model.test_cfg`` (``tiled`` takes
 ``crop_size`` and ``overlap`` from the config or from ``--crop-size`` /
 ``--overlap``).
@@ -17,22 +18,27 @@ log2 end-point error, both flows on the same colour scale, and the EPE.
 initialised model, as a smoke test; without either the tool stops.
 """
 import argparse
+import logging
 import os
 import os.path as osp
 import sys
 import time
+from typing import Optional
 
 import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..'))
 import winwin_mm  # noqa: E402,F401  registers components, checkpoint compat
-from winwin_mm.datasets.flow_io import (read_flow, read_image,  # noqa: E402
-                                       write_flo)
+from winwin_mm.datasets.flow_io import (gt_scale_factor,  # noqa: E402
+                                       read_flow, read_image, write_flo)
+from winwin_mm.evaluation.flow_metric import (  # noqa: E402
+    flow_error_sums, flow_metrics_from_sums)
 from winwin_mm.registry import MODELS  # noqa: E402
 from winwin_mm.structures import FlowDataSample  # noqa: E402
 from winwin_mm.visualization import flow_panel, flow_to_color  # noqa: E402
@@ -86,8 +92,39 @@ def build_model(cfg: Config, args) -> torch.nn.Module:
         load_checkpoint(model, args.checkpoint, map_location='cpu',
                         strict=True)
     else:
-        model.init_weights()
+        # MMEngine logs one init line per parameter (~690 here): keep
+        # them out of a smoke test's output
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
+        n = sum(p.numel() for p in model.parameters())
+        print(f'--random-weights: {n:,} parameters at their random init '
+              '(a smoke test, not a prediction)')
     return model.to(args.device).eval()
+
+
+def score(flow: np.ndarray, gt: np.ndarray,
+          valid: Optional[np.ndarray]) -> str:
+    """The flow metric's numbers for one pair, as ``FlowMetric`` computes
+    them (``spring`` mode for a ground truth at twice the frame size)."""
+    k = gt_scale_factor(gt.shape, flow.shape[:2])
+    if k not in (1, 2):
+        raise SystemExit(f'--gt is {gt.shape[1]}x{gt.shape[0]}, neither the '
+                         f'frame size {flow.shape[1]}x{flow.shape[0]} nor '
+                         'twice it (Spring)')
+    sums = flow_error_sums(
+        torch.from_numpy(flow.transpose(2, 0, 1).copy()),
+        torch.from_numpy(gt.transpose(2, 0, 1).copy()),
+        None if valid is None else torch.from_numpy(valid.astype(np.float32)),
+        mode='spring' if k == 2 else 'standard')
+    metrics = flow_metrics_from_sums(sums)
+    return (', '.join(f'{k} {v:.4f}' for k, v in metrics.items())
+            + f' over {int(sums["num_valid"])} valid pixels (EPE in px; '
+            'the others are % of those pixels: error > 1/3/5 px, KITTI Fl)')
 
 
 def main(argv=None):
@@ -118,14 +155,18 @@ def main(argv=None):
     write_flo(flo_path, flow)
     cv2.imwrite(png_path, flow_to_color(flow, args.max_flow)[..., ::-1])
     written = [flo_path, png_path]
+    scores = None
     if args.gt:
         gt, valid = read_flow(args.gt)
+        scores = score(flow, gt, valid)
         written.append(osp.join(args.out_dir, stem + '_panel.png'))
         panel = flow_panel(img1, flow, gt, valid, args.max_flow)
         cv2.imwrite(written[-1], panel[..., ::-1])
     mode = model.test_cfg.get('mode', 'whole')
     print(f'{hw[1]}x{hw[0]} pair, {mode} mode, {elapsed:.2f} s -> '
           + ', '.join(written))
+    if scores:
+        print(f'against {args.gt}: {scores}')
     return flo_path, png_path
 
 

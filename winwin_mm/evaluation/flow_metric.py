@@ -81,6 +81,19 @@ def flow_error_sums(pred: torch.Tensor,
     }
 
 
+def flow_metrics_from_sums(totals: Dict[str, float]) -> Dict[str, float]:
+    """``EPE`` (px) and the rates in % (``1px_outliers``, ``3px_outliers``,
+    ``5px_outliers``, ``Fl``) from :func:`flow_error_sums` (of one field or
+    summed over a dataset); all ``nan`` without a valid pixel."""
+    n = totals['num_valid']
+    if n == 0:
+        return {k: float('nan') for k in ('EPE', *METRIC_NAMES.values())}
+    metrics = {'EPE': float(totals['epe'] / n)}
+    for key, name in METRIC_NAMES.items():
+        metrics[name] = float(100.0 * totals[key] / n)
+    return metrics
+
+
 @METRICS.register_module()
 class FlowMetric(BaseMetric):
     """End-point error, outlier rates and Fl over a whole dataset.
@@ -166,12 +179,7 @@ class FlowMetric(BaseMetric):
 
     def compute_metrics(self, results: List[Dict[str, float]]) -> Dict:
         totals = {k: sum(r[k] for r in results) for k in SUM_KEYS}
-        n = totals['num_valid']
-        if n == 0:
+        if totals['num_valid'] == 0:
             print_log('FlowMetric: no valid ground-truth pixel', 'current',
                       logging.WARNING)
-            return {k: float('nan') for k in ('EPE', *METRIC_NAMES.values())}
-        metrics = {'EPE': float(totals['epe'] / n)}
-        for key, name in METRIC_NAMES.items():
-            metrics[name] = float(100.0 * totals[key] / n)
-        return metrics
+        return flow_metrics_from_sums(totals)

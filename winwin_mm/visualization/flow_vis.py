@@ -1,5 +1,5 @@
 """Colour images of flow fields and of their errors."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -106,11 +106,56 @@ def flow_error_map(
     if valid is not None:
         mask &= np.asarray(valid) > 0.5
     epe = np.linalg.norm(np.where(mask[..., None], pred - gt, 0), axis=2)
-    lo, hi = log2_range
-    level = (np.log2(np.maximum(epe, 2.0**lo)) - lo) / (hi - lo)
-    level = np.clip(np.nan_to_num(level, nan=1.0), 0, 1)
-    bgr = cv2.applyColorMap(
-        np.rint(level * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
-    rgb = bgr[..., ::-1].copy()
+    rgb = error_colors(epe, log2_range)
     rgb[~mask] = 0
     return rgb
+
+
+def error_colors(epe: np.ndarray,
+                 log2_range: Tuple[float, float] = (-5., 5.)) -> np.ndarray:
+    """The colours of :func:`flow_error_map` for end-point errors ``epe``
+    (any shape S, in pixels): ``log2(epe)`` clipped to ``log2_range``
+    through OpenCV's TURBO map. Returns (*S, 3) uint8 RGB."""
+    lo, hi = log2_range
+    epe = np.asarray(epe, np.float64)
+    level = (np.log2(np.maximum(epe, 2.0**lo)) - lo) / (hi - lo)
+    level = np.clip(np.nan_to_num(level, nan=1.0), 0, 1)
+    index = np.rint(level * 255).astype(np.uint8).reshape(-1, 1)
+    bgr = cv2.applyColorMap(index, cv2.COLORMAP_TURBO)
+    return bgr[:, 0, ::-1].reshape(epe.shape + (3,)).copy()
+
+
+def error_colorbar_ticks(
+        width: int, log2_range: Tuple[float, float] = (-5., 5.)
+) -> List[Tuple[int, float]]:
+    """(x, error in px) of the colour bar's ticks, one per 4x in error
+    from the bottom of ``log2_range``, for a bar ``width`` pixels wide."""
+    lo, hi = log2_range
+    exps = np.arange(np.ceil(lo), np.floor(hi) + 1e-9, 2)
+    return [(int(round((e - lo) / (hi - lo) * (width - 1))), 2.0**e)
+            for e in exps]
+
+
+def draw_error_colorbar(band: np.ndarray,
+                        log2_range: Tuple[float, float] = (-5., 5.)
+                        ) -> None:
+    """Draw, in place into an (h, w, 3) RGB band, the scale of
+    :func:`flow_error_map`: a TURBO bar over the middle 80 % of the width
+    (left: 2**lo px, right: 2**hi px, log spaced) with tick labels below."""
+    from .panel_layout import put_text  # the layout imports no flow code
+    h, w = band.shape[:2]
+    x0 = w // 10
+    bar_w, bar_h, y0 = w - 2 * x0, max(4, h * 2 // 5), h // 10
+    lo, hi = log2_range
+    band[y0:y0 + bar_h, x0:x0 + bar_w] = error_colors(
+        2.0**np.linspace(lo, hi, bar_w), log2_range)
+    ticks = error_colorbar_ticks(bar_w, log2_range)
+    half = bar_w // 12
+    for i, (x, value) in enumerate(ticks):
+        text = f'{value:g}' if value >= 1 else f'1/{1 / value:g}'
+        text += ' px' if i == len(ticks) - 1 else ''
+        cx = x0 + x
+        cv2.line(band, (cx, y0), (cx, y0 + bar_h + 2), (0, 0, 0), 1)
+        start = cx - half
+        put_text(band[:, start:cx + half], text, max(6, h // 4),
+                 center=(cx - start, h * 3 // 4))

@@ -1,6 +1,6 @@
 """An mmengine visualizer for optical flow: frame, ground truth, prediction
 and error side by side."""
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -8,20 +8,8 @@ from mmengine.visualization import Visualizer
 
 from winwin_mm.datasets.flow_io import gt_scale_factor
 from winwin_mm.registry import VISUALIZERS
-from .flow_vis import flow_error_map, flow_to_color
-
-
-def _label(panel: np.ndarray, text: str) -> np.ndarray:
-    """Write ``text`` in the top-left corner of an (H, W, 3) RGB panel."""
-    panel = np.array(panel, np.uint8, copy=True)  # never draw on the input
-    scale = max(panel.shape[0] / 700, 0.4)
-    thick = max(int(round(2 * scale)), 1)
-    org = (int(8 * scale) + 2, int(28 * scale) + 2)
-    cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (0, 0, 0), thick + 2, cv2.LINE_AA)
-    cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (255, 255, 255), thick, cv2.LINE_AA)
-    return panel
+from .flow_vis import draw_error_colorbar, flow_error_map, flow_to_color
+from .panel_layout import tile_grid
 
 
 def match_resolution(gt: np.ndarray, valid: Optional[np.ndarray],
@@ -46,12 +34,15 @@ def flow_panel(frame1: np.ndarray,
                gt: Optional[np.ndarray] = None,
                valid: Optional[np.ndarray] = None,
                max_flow: Optional[float] = None) -> np.ndarray:
-    """One row of panels: frame 1 | ground truth | prediction | error.
+    """Frame 1 | ground truth over prediction | error, as titled tiles.
 
     Both flows are coloured with the same ``max_flow`` (default: the largest
     valid ground-truth magnitude, else the prediction's) so that their
-    colours compare. The error map is ``flow_error_map`` (log2 end-point
-    error); the prediction's label gives the mean EPE over valid pixels.
+    colours compare; the ground truth's footer says that magnitude. The
+    prediction's footer gives the mean end-point error (EPE) and the
+    share of valid pixels off by more than 1 px; the error tile is
+    ``flow_error_map`` (log2 EPE) with its colour bar in px below it.
+    ``PanelLayout.for_tile(H, W)`` gives where each tile lands.
 
     Args:
         frame1: (H, W, 3) uint8 RGB.
@@ -61,17 +52,21 @@ def flow_panel(frame1: np.ndarray,
         max_flow: magnitude shown fully saturated.
 
     Returns:
-        np.ndarray: (H, 4W, 3) uint8 RGB with ground truth, (H, 2W, 3)
-        without.
+        np.ndarray: uint8 RGB, 2 x 2 tiles (frame, ground truth /
+        prediction, error) with ground truth, 1 x 2 (frame, prediction)
+        without, each tile with a title band above and a footer below.
     """
     hw = pred.shape[:2]
     if frame1.shape[:2] != hw:
         raise ValueError(f'frame {frame1.shape[:2]} and prediction {hw} '
                          'differ in size')
-    panels: List[np.ndarray] = [_label(frame1, 'frame 1')]
+    size = f'{hw[1]} x {hw[0]}'
     if gt is None:
-        panels.append(_label(flow_to_color(pred, max_flow), 'prediction'))
-        return np.concatenate(panels, axis=1)
+        shown = max_flow if max_flow is not None else float(
+            np.nan_to_num(np.linalg.norm(pred, axis=2)).max())
+        return tile_grid([frame1, flow_to_color(pred, max_flow)],
+                         ['frame 1', 'predicted flow'],
+                         [size, f'colour saturates at {shown:.1f} px'])
     gt, valid = match_resolution(gt, valid, hw)
     mask = np.isfinite(gt).all(axis=2)
     if valid is not None:
@@ -80,13 +75,16 @@ def flow_panel(frame1: np.ndarray,
         max_flow = float(np.linalg.norm(gt[mask], axis=1).max())
     gt_show = np.where(mask[..., None], gt, np.nan)
     epe = np.linalg.norm(pred - np.nan_to_num(gt), axis=2)[mask]
-    epe_text = f'EPE {epe.mean():.2f}' if epe.size else 'no valid GT'
-    panels += [
-        _label(flow_to_color(gt_show, max_flow), 'ground truth'),
-        _label(flow_to_color(pred, max_flow), f'prediction ({epe_text})'),
-        _label(flow_error_map(pred, gt, mask), 'error (log2 EPE)'),
-    ]
-    return np.concatenate(panels, axis=1)
+    score = (f'EPE {epe.mean():.2f} px, {100 * (epe > 1).mean():.1f} % '
+             'of pixels > 1 px off' if epe.size else 'no valid ground truth')
+    return tile_grid(
+        [frame1, flow_to_color(gt_show, max_flow),
+         flow_to_color(pred, max_flow), flow_error_map(pred, gt, mask)],
+        ['frame 1', 'ground-truth flow', 'predicted flow',
+         'end-point error (log scale)'],
+        [f'{size}, {int(mask.sum())} valid pixels',
+         f'colour saturates at {max_flow or 0:.1f} px (both flows)', score,
+         draw_error_colorbar])
 
 
 @VISUALIZERS.register_module()
@@ -124,7 +122,7 @@ class FlowLocalVisualizer(Visualizer):
                 optionally ``gt_flow_fw`` / ``gt_valid_fw``.
 
         Returns:
-            np.ndarray: the drawn (H, nW, 3) RGB panel.
+            np.ndarray: the drawn RGB panel (see :func:`flow_panel`).
         """
         if data_sample is None or 'pred_flow_fw' not in data_sample:
             raise ValueError('FlowLocalVisualizer needs a data sample with '
