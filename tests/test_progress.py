@@ -1,5 +1,14 @@
 import math
+import os.path as osp
+import re
+import sys
 
+import pytest
+from mmengine.config import Config
+
+from test_tools import EXTERNAL_CONFIG, REPO, run
+from winwin_mm.datasets.synthetic_seg import generate
+from winwin_mm.engine import TimedProgressHook
 from winwin_mm.utils.progress import (estimate_remaining, format_duration,
                                       progress_line)
 
@@ -17,3 +26,38 @@ def test_format_and_line():
     assert progress_line(2, 6, 'win2', 62, 184) == \
         '[2/6] win2 done, elapsed 0:01:02, eta 0:03:04'
     assert progress_line(1, 6, 'x', 1, float('nan')).endswith('eta unknown')
+
+
+def test_timed_progress_hook_reports_train_and_test_iterations(tmp_path):
+    # a real train + test run through the tools with the hook at seconds=0
+    # (a line after every iteration) and the logger's interval above the
+    # run length: the hook's lines are the only progress lines
+    root = generate(str(tmp_path / 'data'), num_train=2, num_val=3,
+                    size=(64, 128), seed=1)
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(EXTERNAL_CONFIG.replace('{root}', root) + (
+        "custom_hooks = [dict(type='winwin_mm.TimedProgressHook', "
+        "seconds=0)]\n"
+        "default_hooks['logger'] = dict(type='LoggerHook', interval=100)\n"))
+    work = str(tmp_path / 'w')
+    out = run([sys.executable, 'tools/train.py', str(cfg), '--work-dir',
+               work])
+    assert re.findall(r'train progress: (\d)/2 iterations', out) == \
+        ['1', '2'], out[-3000:]
+    out = run([sys.executable, 'tools/test.py', str(cfg),
+               osp.join(work, 'iter_2.pth'), '--work-dir', work])
+    lines = re.findall(r'test progress: (\d)/3 iterations, elapsed '
+                       r'\d+:\d\d:\d\d, eta (\d+:\d\d:\d\d)', out)
+    assert [k for k, _ in lines] == ['1', '2', '3'], out[-3000:]
+    assert lines[-1][1] == '0:00:00'
+
+
+def test_every_config_reports_progress_every_30_seconds():
+    for path in ('winwin_vits_camvid.py', 'winwin_vitb_sintel.py',
+                 'winwin_vitb_nyu.py', 'fullres_vitb_bdd100k.py'):
+        hooks = Config.fromfile(osp.join(REPO, 'configs', path)).custom_hooks
+        timed = [h for h in hooks
+                 if h['type'] == 'winwin_mm.TimedProgressHook']
+        assert [h['seconds'] for h in timed] == [30], (path, hooks)
+    with pytest.raises(ValueError, match='seconds must be >= 0'):
+        TimedProgressHook(seconds=-1)

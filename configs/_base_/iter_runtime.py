@@ -2,7 +2,7 @@
 # iteration-based logging and checkpoints, and winwin_mm's reliability hooks
 # (random states saved in checkpoints for an exact --resume; stop at the
 # first non-finite loss; checkpoints written atomically and refused when they
-# do not fit the model). Task runtimes add their visualization on top;
+# do not fit the model; a progress line every 30 s). Task runtimes add their visualization on top;
 # configs override the intervals, e.g.
 #   default_hooks = dict(checkpoint=dict(interval=500))
 val_cfg = dict(type='ValLoop')
@@ -18,6 +18,8 @@ custom_hooks = [
     dict(type='winwin_mm.RNGStateHook'),
     dict(type='winwin_mm.NonFiniteLossHook'),
     dict(type='winwin_mm.CheckpointMatchHook'),
+    # a progress line at least every 30 s of training, val or test
+    dict(type='winwin_mm.TimedProgressHook', seconds=30),
 ]
 # a checkpoint that does not fit the model stops load_from / --resume /
 # tools/test.py; False loads the matching keys only (MMEngine's default)

@@ -4,6 +4,7 @@ from .checkpoint_hooks import (AtomicCheckpointHook, CheckpointMatchHook,
 from .flow_visualization_hook import FlowVisualizationHook
 from .hooks import (DatasetConsistencyHook, EvalLabelCheckHook,
                     NonFiniteLossHook, RNGStateHook)
+from .progress_hook import TimedProgressHook
 from .seg_visualization_hook import SegVisualizationHook
 from .study_hooks import IterTimeHook, PeakMemoryHook, TimeBudgetHook
 from .layer_decay_optim_wrapper_constructor import (
@@ -15,4 +16,5 @@ __all__ = ['LayerDecayOptimWrapperConstructor', 'find_vit_encoder',
            'FlowVisualizationHook', 'AtomicCheckpointHook',
            'CheckpointMatchHook', 'EvalLabelCheckHook', 'SegVisualizationHook',
            'install_resume_resolver', 'resolve_last_checkpoint',
-           'PeakMemoryHook', 'IterTimeHook', 'TimeBudgetHook']
+           'PeakMemoryHook', 'IterTimeHook', 'TimeBudgetHook',
+           'TimedProgressHook']
