@@ -12,7 +12,7 @@
      "load_from": null | "<checkpoint>: evaluate only"}
 
 The metrics file: ``train_s``, ``iters``, ``iter_s_median``, ``peak_mb``
-(:mod:`winwin_mm.ablation.memory`), ``start_mb``, ``memory``, ``ckpt_s``
+(:class:`winwin_mm.PeakMemoryHook`), ``start_mb``, ``memory``, ``ckpt_s``
 ({iteration: training seconds at that checkpoint}) and ``evals`` {mode:
 {mIoU, aAcc, per_class_iou, mIoU_border, mIoU_centre, err_border,
 err_centre, eval_s}}.

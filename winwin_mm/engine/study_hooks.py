@@ -13,12 +13,13 @@ from winwin_mm.registry import HOOKS
 class PeakMemoryHook(Hook):
     """Peak memory of the training iterations (MB) in ``self.peak_mb``.
 
-    Measured by :mod:`winwin_mm.ablation.memory` from ``before_train`` on:
-    on GPU the allocator's peak, read after every iteration *before*
-    MMEngine's ``LoggerHook`` resets it (this hook runs at ``ABOVE_NORMAL``,
-    the logger at ``BELOW_NORMAL``), keeping the maximum; on CPU the peak
-    RSS of the process. ``self.start_mb`` is the usage when training began
-    (weights and buffers already in memory).
+    Measured by :class:`winwin_mm.benchmark.memory.PeakMemoryMeter` (the
+    benchmark's meter) from ``before_train`` on, one window per iteration,
+    closed and reopened in ``after_train_iter``: on GPU the allocator's
+    peak, read *before* MMEngine's ``LoggerHook`` resets it (this hook runs
+    at ``ABOVE_NORMAL``, the logger at ``BELOW_NORMAL``); on CPU the RSS
+    high-water mark. Both are absolute: ``self.start_mb`` is the usage when
+    training began (weights and buffers already in memory).
     """
     priority = 'ABOVE_NORMAL'
 
@@ -26,16 +27,30 @@ class PeakMemoryHook(Hook):
         self.device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.start_mb: Optional[float] = None
         self.peak_mb = 0.
+        self._meter = None
 
     def before_train(self, runner) -> None:
-        from winwin_mm.ablation.memory import reset_peak
-        self.start_mb = reset_peak(self.device)
+        from winwin_mm.benchmark.memory import MiB, PeakMemoryMeter
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+        self._meter = PeakMemoryMeter(self.device).start()
+        # CUDA peaks are absolute, CPU ones a growth over the baseline
+        self._base_mb = (self._meter.baseline_bytes / MiB
+                         if self.device == 'cpu' else 0.)
+        self.start_mb = (torch.cuda.memory_allocated() / MiB
+                         if self.device == 'cuda' else self._base_mb)
         self.peak_mb = self.start_mb
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        from winwin_mm.ablation.memory import read_peak
-        self.peak_mb = max(self.peak_mb, read_peak(self.device))
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+        self._meter.update()
+        self._meter.resume()
+        self.peak_mb = max(self.peak_mb, self._base_mb + self._meter.peak_mb)
+
+    def after_train(self, runner) -> None:
+        self._meter.stop()
 
 
 @HOOKS.register_module()
