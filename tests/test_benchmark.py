@@ -18,7 +18,7 @@ from winwin_mm.benchmark.cases import build_case, geometry, load_config
 from winwin_mm.benchmark.flops import (count_flops, vit_encoder_flops,
                                        vit_layer_flops)
 from winwin_mm.benchmark.profiling import (HeadPassCounter, StepTimer,
-                                           count_graph_breaks, split_syncs)
+                                           record_graph_breaks, split_syncs)
 from winwin_mm.benchmark.runner import repo_root
 from winwin_mm.benchmark.settings import (CASES, BenchmarkSetupError,
                                           BenchSettings, parse_size)
@@ -255,7 +255,7 @@ def test_graph_break_counter():
     t = torch.ones(4)
     for fn, breaks in ((clean, 0), (with_item, 1)):
         torch._dynamo.reset()
-        with count_graph_breaks() as out:
+        with record_graph_breaks() as out:
             torch.compile(fn, backend='eager')(t)
         assert (out['graph_breaks'] >= 1) == bool(breaks), out
         assert bool(out['reasons']) == bool(breaks)

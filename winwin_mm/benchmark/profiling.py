@@ -4,7 +4,7 @@ syncs, graph breaks while compiling, head passes.
 Sync and kernel-launch counting are ``winwin_mm.utils.profiling``'s
 (``find_device_syncs``, ``count_kernel_launches``); this module adds what
 the benchmark needs around them: the split of the syncs into model and
-optimizer, graph breaks counted while the real step compiles (with the
+optimizer, graph breaks recorded while the real step compiles (with the
 user-code lines), the component timer and the head-pass counter.
 """
 import logging
@@ -16,13 +16,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-def _tensors(args):
-    for a in args:
-        if isinstance(a, torch.Tensor):
-            yield a
-        elif isinstance(a, (list, tuple)):
-            yield from _tensors(a)
-
+from winwin_mm.utils.profiling import tensors_in
 
 #: where (``SyncEvent.where``) the optimizer's host reads come from:
 #: PyTorch's non-fused AdamW reads its step counters with ``.item()``;
@@ -67,7 +61,7 @@ class _BreakLocations(logging.Handler):
 
 
 @contextmanager
-def count_graph_breaks():
+def record_graph_breaks():
     """Graph breaks ``torch.compile`` takes while the block compiles:
     yields a dict filled at exit with ``graph_breaks`` (count),
     ``reasons`` (reason -> count, from dynamo's counters) and
@@ -124,7 +118,7 @@ class HeadPassCounter:
         self.remove = wrap_forward(module, self._count, lambda: None)
 
     def _count(self, args) -> None:
-        first = next((t for t in _tensors(args)), None)
+        first = next(iter(tensors_in(args)), None)
         self.calls += 1
         self.images += int(first.shape[0]) if first is not None else 0
 

@@ -38,7 +38,7 @@ from .hardware import (bf16_peak_tflops, check_device_dtype,
 from .memory import PeakMemoryMeter
 from winwin_mm.utils.profiling import (count_kernel_launches,
                                        find_device_syncs)
-from .profiling import (HeadPassCounter, StepTimer, count_graph_breaks,
+from .profiling import (HeadPassCounter, StepTimer, record_graph_breaks,
                         split_syncs)
 from .settings import CASE_DOC, BenchmarkSetupError, BenchSettings
 
@@ -89,7 +89,7 @@ def measure_case(s: BenchSettings, name: str, sdpa: str, root: str,
         timer = StepTimer(case.model, case.groups, device,
                           case.optim_wrapper)
         times, parts = [], []
-        with count_graph_breaks() as breaks:
+        with record_graph_breaks() as breaks:
             for i in range(s.warmup):
                 t0 = time.perf_counter()
                 case.step()

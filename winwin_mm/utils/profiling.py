@@ -79,13 +79,14 @@ def _op_name(func) -> str:
     return func._schema.name  # 'aten::index'
 
 
-def _tensors(obj) -> List[torch.Tensor]:
+def tensors_in(obj) -> List[torch.Tensor]:
+    """The tensors in ``obj`` and its nested lists, tuples and dicts."""
     if isinstance(obj, torch.Tensor):
         return [obj]
     if isinstance(obj, (list, tuple)):
-        return [t for o in obj for t in _tensors(o)]
+        return [t for o in obj for t in tensors_in(o)]
     if isinstance(obj, dict):
-        return [t for o in obj.values() for t in _tensors(o)]
+        return [t for o in obj.values() for t in tensors_in(o)]
     return []
 
 
@@ -103,7 +104,7 @@ def _sync_reason(name: str, args, kwargs) -> Optional[str]:
     if name in _INDEX_OPS:
         idx = args[1] if len(args) > 1 else kwargs.get('indices', ())
         if any(t is not None and t.dtype in (torch.bool, torch.uint8)
-               for t in _tensors(idx)):
+               for t in tensors_in(idx)):
             return 'boolean index (nonzero)'
         return None
     if name == 'aten::repeat_interleave':
@@ -126,7 +127,7 @@ class _SyncMode(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = _op_name(func)
-        ts = _tensors(args) + _tensors(kwargs)
+        ts = tensors_in(args) + tensors_in(kwargs)
         on_device = any(t.device.type not in ('cpu', 'meta') for t in ts)
         self.saw_device |= on_device
         reason = _sync_reason(name, args, kwargs)
