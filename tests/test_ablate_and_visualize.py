@@ -27,7 +27,10 @@ def test_ablate_seeds_parallel(cfg, tmp_path):
     log = run([sys.executable, 'tools/ablate.py', cfg, '--variants',
                'win1', '--iters', '4', '--seeds', '0', '1',
                '--parallel', '2', '--cfg-options',
-               'train_dataloader.batch_size=1', '--out', str(out)])
+               'train_dataloader.batch_size=1',
+               # the GPU configs' bf16 AMP (float32 where there is no CUDA)
+               'optim_wrapper.type=AmpOptimWrapper',
+               'optim_wrapper.dtype=bfloat16', '--out', str(out)])
     # progress: each run's mmengine iteration lines, then time left
     assert 'win1/seed0: Iter(train) [4/4]' in log
     assert 'win1/seed1: Iter(train) [4/4]' in log

@@ -46,11 +46,11 @@ def run_job(job: dict) -> dict:
 
     import winwin_mm  # noqa: F401
     from winwin_mm.engine import IterTimeHook, PeakMemoryHook, TimeBudgetHook
-    from winwin_mm.utils.launch import replace_syncbn
+    from winwin_mm.utils.launch import run_without_cuda
 
     cfg = Config.fromfile(job['config'])
     if not torch.cuda.is_available():
-        replace_syncbn(cfg.model)
+        run_without_cuda(cfg)
     desc = job['desc']
     result = dict(tokens_per_image=desc['tokens_per_image'])
     if job.get('load_from'):

@@ -152,12 +152,7 @@ def prepare_cfg(cfg: Config, args) -> Config:
                          'the step in CUDA graphs and needs a CUDA GPU; on '
                          'this machine use compile=True or drop it.')
     if not torch.cuda.is_available():
-        if optim_wrapper_without_cuda(cfg.get('optim_wrapper', {})):
-            print_log('No CUDA device: AmpOptimWrapper (mixed precision) '
-                      'runs as a float32 OptimWrapper.', logger='current')
-        if replace_syncbn(cfg.get('model', {})):
-            print_log('No CUDA device: SyncBN layers are built as BN.',
-                      logger='current')
+        run_without_cuda(cfg)
         if args.launcher != 'none':
             cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
             cfg.env_cfg.dist_cfg['backend'] = 'gloo'
@@ -165,6 +160,19 @@ def prepare_cfg(cfg: Config, args) -> Config:
                 type='MMDistributedDataParallel', device_ids=None)
             init_cpu_process_group()
     return cfg
+
+
+def run_without_cuda(cfg: Config) -> None:
+    """Make a GPU config build on a machine without CUDA, in place, and say
+    what changed: ``AmpOptimWrapper`` becomes a float32 ``OptimWrapper``
+    and SyncBN becomes BN. Every path that builds a Runner from a config
+    on CPU calls it (``prepare_cfg``, the ablation worker)."""
+    if optim_wrapper_without_cuda(cfg.get('optim_wrapper', {})):
+        print_log('No CUDA device: AmpOptimWrapper (mixed precision) '
+                  'runs as a float32 OptimWrapper.', logger='current')
+    if replace_syncbn(cfg.get('model', {})):
+        print_log('No CUDA device: SyncBN layers are built as BN.',
+                  logger='current')
 
 
 def optim_wrapper_without_cuda(optim_wrapper: dict) -> bool:
