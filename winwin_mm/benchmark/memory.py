@@ -150,10 +150,18 @@ class PeakMemoryMeter:
     def peak_mb(self) -> float:
         return self.peak_bytes / MiB
 
+    @property
+    def absolute_peak_mb(self) -> float:
+        """The peak as total usage (MiB): CUDA's peak as is, the CPU
+        growth plus the RSS at :meth:`start`."""
+        cpu_base = self.baseline_bytes if self.device.type == 'cpu' else 0
+        return (cpu_base + self.peak_bytes) / MiB
+
     def start(self) -> 'PeakMemoryMeter':
         """Take the CPU baseline, open the first window."""
         self.peak_bytes = 0
         if self.device.type == 'cuda':
+            self.baseline_bytes = torch.cuda.memory_allocated(self.device)
             self.method = ('torch.cuda.max_memory_allocated, peak counter '
                            'reset before each measured window')
         else:

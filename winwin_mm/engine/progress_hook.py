@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from winwin_mm.registry import HOOKS
-from winwin_mm.utils.progress import format_duration
+from winwin_mm.utils.progress import format_duration, format_eta
 
 
 @HOOKS.register_module()
@@ -32,6 +32,8 @@ class TimedProgressHook(Hook):
         self._start: Optional[float] = None
         self._last = 0.
         self._first_iter = 0
+        # the training clock, kept while a validation inside training runs
+        self._val_resume = (None, 0., 0)
 
     def _begin(self, first_iter: int = 0) -> None:
         self._start = self._last = time.perf_counter()
@@ -46,9 +48,8 @@ class TimedProgressHook(Hook):
         done_here = done - self._first_iter
         eta = (elapsed / done_here * (total - done)
                if done_here > 0 else float('nan'))
-        eta_text = 'unknown' if eta != eta else format_duration(eta)
         print_log(f'{phase} progress: {done}/{total} iterations, elapsed '
-                  f'{format_duration(elapsed)}, eta {eta_text}',
+                  f'{format_duration(elapsed)}, eta {format_eta(eta)}',
                   logger='current')
 
     def before_train(self, runner) -> None:

@@ -34,11 +34,7 @@ class PeakMemoryHook(Hook):
         if self.device == 'cuda':
             torch.cuda.synchronize()
         self._meter = PeakMemoryMeter(self.device).start()
-        # CUDA peaks are absolute, CPU ones a growth over the baseline
-        self._base_mb = (self._meter.baseline_bytes / MiB
-                         if self.device == 'cpu' else 0.)
-        self.start_mb = (torch.cuda.memory_allocated() / MiB
-                         if self.device == 'cuda' else self._base_mb)
+        self.start_mb = self._meter.baseline_bytes / MiB
         self.peak_mb = self.start_mb
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
@@ -47,7 +43,7 @@ class PeakMemoryHook(Hook):
             torch.cuda.synchronize()
         self._meter.update()
         self._meter.resume()
-        self.peak_mb = max(self.peak_mb, self._base_mb + self._meter.peak_mb)
+        self.peak_mb = max(self.peak_mb, self._meter.absolute_peak_mb)
 
     def after_train(self, runner) -> None:
         self._meter.stop()

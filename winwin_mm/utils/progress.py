@@ -11,6 +11,12 @@ def format_duration(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(round(max(seconds, 0.)))))
 
 
+def format_eta(seconds: float) -> str:
+    """:func:`format_duration`, or ``unknown`` for ``nan`` (nothing done
+    yet to estimate from)."""
+    return 'unknown' if seconds != seconds else format_duration(seconds)
+
+
 def estimate_remaining(done_costs: Sequence[float],
                        done_seconds: Sequence[float],
                        remaining_costs: Sequence[float]) -> float:
@@ -28,6 +34,5 @@ def estimate_remaining(done_costs: Sequence[float],
 def progress_line(k: int, n: int, name: str, elapsed_s: float,
                   eta_s: float) -> str:
     """``[k/n] name done, elapsed 0:01:02, eta 0:03:04``."""
-    eta = 'unknown' if eta_s != eta_s else format_duration(eta_s)
     return (f'[{k}/{n}] {name} done, elapsed {format_duration(elapsed_s)}, '
-            f'eta {eta}')
+            f'eta {format_eta(eta_s)}')
