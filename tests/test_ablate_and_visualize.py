@@ -113,12 +113,13 @@ def test_merge_pools_seeds_of_separate_studies(tmp_path):
                     peak_mb=10. + seed, iter_s_median=.5, err_border=5.)
 
     dirs = []
-    for seed, miou in ((0, 30.), (1, 34.)):
+    for seed, miou, full in ((0, 30., 28.), (1, 34., 35.)):
         d = tmp_path / f's{seed}'
         d.mkdir()
         summary = dict(config='c.py', iters=4, head='config',
                        eval_split='val', eval_every=1, seeds=[seed],
-                       variants=dict(win2=aggregate([run_rec(seed, miou)])))
+                       variants=dict(win2=aggregate([run_rec(seed, miou)]),
+                                     fullres=aggregate([run_rec(seed, full)])))
         (d / 'results.json').write_text(json.dumps(summary))
         dirs.append(str(d))
     res = ablate.main(['--merge', *dirs, '--out', str(tmp_path / 'm')])
@@ -126,7 +127,16 @@ def test_merge_pools_seeds_of_separate_studies(tmp_path):
     assert res['seeds'] == [0, 1] and r['seeds'] == [0, 1]
     assert r['mIoU'] == 32. and r['mIoU_std'] == round(8 ** .5, 2)
     assert r['per_class_iou']['a'] == 32. and r['peak_mb'] == 11.
-    assert '32.00 +- 2.83' in (tmp_path / 'm' / 'results.md').read_text()
+    md = (tmp_path / 'm' / 'results.md').read_text()
+    assert '32.00 +- 2.83' in md and 'Merged from 2 studies' in md
+    # paired per-seed differences: 30 - 28 and 34 - 35
+    p = res['variants']
+    from winwin_mm.ablation import paired_differences
+    d = paired_differences(p)['fullres']
+    assert d['seeds'] == [0, 1] and d['diffs'] == [2., -1.]
+    assert d['mean'] == .5 and d['std'] == round(4.5 ** .5, 2)
+    assert '| fullres | 28.00 | 35.00 | +2.00 / -1.00 (+0.50 +- 2.12) |' in md
+    assert paired_differences({'fullres': p['fullres']}) == {}
     with pytest.raises(SystemExit, match='seed'):
         ablate.main(['--merge', dirs[0], dirs[0], '--out',
                      str(tmp_path / 'x')])

@@ -45,6 +45,53 @@ def _fmt(v, spec='.1f') -> str:
     return '-' if v is None or v != v else format(v, spec)
 
 
+def paired_differences(variants: Dict[str, dict], ref: str = 'win2'
+                       ) -> Dict[str, dict]:
+    """``ref``'s mIoU minus each other variant's, seed by seed, over the
+    seeds both ran: {variant: dict(seeds, diffs, mean, std)}. The seed moves
+    every variant together (same initial head, same data order), so these
+    paired differences are tighter than the spreads of the means. Empty
+    when ``ref`` is absent."""
+    if ref not in variants:
+        return {}
+    base = {r['seed']: r['mIoU'] for r in variants[ref]['runs']}
+    out = {}
+    for name, v in variants.items():
+        if name == ref:
+            continue
+        pairs = [(r['seed'], base[r['seed']] - r['mIoU'])
+                 for r in sorted(v['runs'], key=lambda r: r['seed'])
+                 if r['seed'] in base]
+        if not pairs:
+            continue
+        diffs = [round(d, 2) for _, d in pairs]
+        out[name] = dict(
+            seeds=[s for s, _ in pairs], diffs=diffs,
+            mean=round(statistics.fmean(diffs), 2),
+            std=round(statistics.stdev(diffs), 2) if len(diffs) > 1 else 0.)
+    return out
+
+
+def _per_seed_table(vs: Dict[str, dict], seeds: List[int],
+                    ref: str = 'win2') -> str:
+    paired = paired_differences(vs, ref)
+    text = ('\nPer seed (the seed moves every variant together, so the '
+            f'paired differences, {ref} minus the variant on the same seed, '
+            'are the figures to compare):\n\n| variant | ' +
+            ' | '.join(f'seed {s}' for s in seeds) +
+            f' | {ref} minus variant (mean +- std) |\n|---|' +
+            '---|' * (len(seeds) + 1) + '\n')
+    for name, r in vs.items():
+        by_seed = {x['seed']: x['mIoU'] for x in r['runs']}
+        cells = [_fmt(by_seed.get(s), '.2f') for s in seeds]
+        p = paired.get(name)
+        diff = ('' if p is None else ' / '.join(f'{d:+.2f}' for d in
+                                                 p['diffs']) +
+                f' ({p["mean"]:+.2f} +- {p["std"]:.2f})')
+        text += f'| {name} | ' + ' | '.join(cells) + f' | {diff} |\n'
+    return text
+
+
 def markdown(summary: dict) -> str:
     """results.md: the main table, per-position errors, per-class IoU and
     (when run) the equal-time view."""
@@ -69,6 +116,13 @@ def markdown(summary: dict) -> str:
             f'({images}) at full resolution. Peak memory: '
             f'{summary.get("memory", "")}.\n\n' +
             '\n'.join(rows) + '\n')
+    merged = summary.get('merged_from') or []
+    if len(merged) > 1:
+        text += (f'\nMerged from {len(merged)} studies: each run keeps its '
+                 'own seconds, so times compare across studies only when '
+                 'they ran on equally loaded machines.\n')
+    if len(seeds) > 1:
+        text += _per_seed_table(vs, seeds)
     if any('err_border' in r for r in vs.values()):
         text += ('\nError by position (border band: within '
                  f'{summary.get("border", 0.125):g} of the height / width '
