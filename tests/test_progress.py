@@ -61,3 +61,11 @@ def test_every_config_reports_progress_every_30_seconds():
         assert [h['seconds'] for h in timed] == [30], (path, hooks)
     with pytest.raises(ValueError, match='seconds must be >= 0'):
         TimedProgressHook(seconds=-1)
+
+
+def test_machine_load_note_says_when_the_cpu_is_shared():
+    from winwin_mm.utils.launch import machine_load_note
+    assert machine_load_note(load=0.9, cores=2) == ''
+    note = machine_load_note(load=3.2, cores=2)
+    assert 'busy' in note and '3.2 on 2 cores' in note
+    assert isinstance(machine_load_note(), str)  # this machine, any load

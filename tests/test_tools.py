@@ -167,3 +167,30 @@ def test_dist_test_two_processes_matches_one(trained, tmp_path):
     assert 'Distributed training: True' in dist
     assert 'GPU number: 2' in dist
     assert _test_scores(dist) == _test_scores(single)
+
+
+@pytest.mark.parametrize('iters', [1, 7, 600])
+def test_set_max_iters_rescales_the_whole_schedule(iters):
+    """tools/demo.py --iters and tools/ablate.py --iters: the demo config's
+    30-iteration warm-up and poly decay fit any length, and MMEngine builds
+    and steps the schedulers (it refuses end <= begin)."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    from winwin_mm.utils.launch import set_max_iters
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'winwin_demo.py'))
+    n = cfg.train_cfg.max_iters
+    set_max_iters(cfg, iters)
+    assert cfg.train_cfg.max_iters == iters
+    warm, poly = cfg.param_scheduler
+    assert warm.begin == 0 and poly.end == iters and warm.end <= poly.begin + 1
+    assert warm.end == max(1, round(30 * iters / n))
+    import torch
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.)
+    scheds = [PARAM_SCHEDULERS.build(dict(s, optimizer=opt))
+              for s in cfg.param_scheduler]
+    for _ in range(iters):
+        opt.step()
+        for s in scheds:
+            s.step()
+    with pytest.raises(ValueError, match='iters must be >= 1'):
+        set_max_iters(cfg, 0)

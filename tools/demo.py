@@ -28,6 +28,8 @@ def main():
 
     import winwin_mm  # noqa: F401
     from winwin_mm.datasets.synthetic_seg import generate
+    from winwin_mm.utils.launch import (machine_load_note, run_without_cuda,
+                                         set_max_iters)
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t0 = time.time()
@@ -39,13 +41,14 @@ def main():
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = args.data_root
     if args.iters:
-        cfg.train_cfg.max_iters = args.iters
-        cfg.param_scheduler[-1].end = args.iters
+        set_max_iters(cfg, args.iters)
     # evaluated once, below, after training
     cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
     if not torch.cuda.is_available():
-        for head in ('decode_head', 'auxiliary_head'):
-            cfg.model[head].norm_cfg = dict(type='BN', requires_grad=True)
+        run_without_cuda(cfg)
+    busy = machine_load_note()
+    if busy:
+        print(f'[demo] {busy}', flush=True)
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val_loop.run()

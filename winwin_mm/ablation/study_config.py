@@ -7,6 +7,8 @@ from typing import Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
+from ..utils.launch import set_max_iters
+
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -55,12 +57,7 @@ def prepare_base(config: str,
     if batch_size:
         cfg.train_dataloader.batch_size = batch_size
     if iters:
-        # the schedule (warm-up, decay) is rescaled to the new length
-        f = iters / cfg.train_cfg.max_iters
-        cfg.train_cfg.max_iters = iters
-        for s in cfg.get('param_scheduler', []):
-            s.begin = int(s.get('begin', 0) * f)
-            s.end = max(s.begin + 1, int(round(s.get('end', iters / f) * f)))
+        set_max_iters(cfg, iters)
     n = cfg.train_cfg.max_iters
     # no validation inside train(): each variant is evaluated after it
     cfg.train_cfg.val_interval = n + 1
