@@ -14,17 +14,39 @@ def _touch(nbytes: int) -> torch.Tensor:
     return torch.ones(nbytes // 4, dtype=torch.float32)
 
 
+_FREED_ALLOCATION = """
+import json, sys
+import torch
+from winwin_mm.benchmark.memory import PeakMemoryMeter, current_rss
+size = 160 * 2**20
+with PeakMemoryMeter('cpu') as mem:
+    t = torch.ones(size // 4, dtype=torch.float32)
+    assert t.nbytes == size
+    del t
+print(json.dumps(dict(size=size, after=current_rss() - mem.baseline_bytes,
+                      peak=mem.peak_bytes, method=mem.method)))
+"""
+
+
 def test_cpu_peak_sees_a_freed_allocation():
     """A 160 MiB tensor allocated and freed inside the block: the peak is its
-    size (within 10%), although the RSS is back down at the end."""
-    size = 160 * MB
-    with PeakMemoryMeter('cpu') as mem:
-        t = _touch(size)
-        assert t.nbytes == size
-        del t
-    assert current_rss() - mem.baseline_bytes < size / 2  # really freed
-    assert size * 0.95 <= mem.peak_bytes <= size * 1.10, mem.peak_mb
-    assert 'VmHWM' in mem.method or 'sampled' in mem.method
+    size (within 10%), although the RSS is back down at the end. Run in a
+    fresh interpreter: in a process that has run other tests the allocator
+    may keep the freed pages resident (seen once in CI), and then the RSS
+    never goes back down, which is not what this test is about."""
+    import json
+    import os.path as osp
+    import subprocess
+    import sys
+    root = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+    out = subprocess.run([sys.executable, '-c', _FREED_ALLOCATION],
+                         capture_output=True, text=True, cwd=root,
+                         timeout=300, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    size = r['size']
+    assert r['after'] < size / 2  # really freed
+    assert size * 0.95 <= r['peak'] <= size * 1.10, r['peak'] / MB
+    assert 'VmHWM' in r['method'] or 'sampled' in r['method']
 
 
 def test_cpu_peak_counts_memory_alive_before_the_window():
