@@ -15,7 +15,7 @@ def _touch(nbytes: int) -> torch.Tensor:
 
 
 _FREED_ALLOCATION = """
-import json, sys
+import json
 import torch
 from winwin_mm.benchmark.memory import PeakMemoryMeter, current_rss
 size = 160 * 2**20

@@ -64,7 +64,7 @@ def test_every_config_reports_progress_every_30_seconds():
 
 
 def test_machine_load_note_says_when_the_cpu_is_shared():
-    from winwin_mm.utils.launch import machine_load_note
+    from winwin_mm.benchmark.hardware import machine_load_note
     assert machine_load_note(load=0.9, cores=2) == ''
     note = machine_load_note(load=3.2, cores=2)
     assert 'busy' in note and '3.2 on 2 cores' in note

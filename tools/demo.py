@@ -28,8 +28,8 @@ def main():
 
     import winwin_mm  # noqa: F401
     from winwin_mm.datasets.synthetic_seg import generate
-    from winwin_mm.utils.launch import (machine_load_note, run_without_cuda,
-                                         set_max_iters)
+    from winwin_mm.benchmark.hardware import machine_load_note
+    from winwin_mm.utils.launch import run_without_cuda, set_max_iters
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t0 = time.time()

@@ -1,5 +1,6 @@
 """The device side of a benchmark run: device and dtype checks, attention
-backend, autocast, a description of the machine and its bf16 peak."""
+backend, autocast, a description of the machine (its load included) and its
+bf16 peak."""
 import os
 import warnings
 from contextlib import nullcontext
@@ -144,6 +145,25 @@ def load_average() -> Optional[List[float]]:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def machine_load_note(load: Optional[float] = None,
+                      cores: Optional[int] = None) -> str:
+    """A line saying that other processes keep the CPU busy (1-minute
+    :func:`load_average` above half the cores), or '' when it is quiet or
+    unknown: iteration times measured then are slower than the machine can
+    do (on the 2-core CI machine, 2-3x). ``tools/demo.py`` prints it."""
+    if load is None:
+        loads = load_average()
+        if loads is None:
+            return ''
+        load = loads[0]
+    cores = cores or os.cpu_count() or 1
+    if load <= cores / 2:
+        return ''
+    return (f'the machine is busy (load average {load:.1f} on {cores} '
+            'cores): other processes share the CPU, so iterations will be '
+            'slower than on a quiet machine.')
 
 
 def synchronize(device: torch.device) -> None:

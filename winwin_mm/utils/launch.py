@@ -190,24 +190,6 @@ def set_max_iters(cfg: Config, iters: int) -> None:
         s.end = max(s.begin + 1, int(round(s.get('end', iters / f) * f)))
 
 
-def machine_load_note(load: float = None, cores: int = None) -> str:
-    """A line saying that other processes keep the CPU busy (1-minute load
-    average above half the cores), or '' when it is quiet or unknown:
-    iteration times measured then are slower than the machine can do
-    (on the 2-core CI machine, 2-3x)."""
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):  # not on every platform
-            return ''
-    cores = cores or os.cpu_count() or 1
-    if load <= cores / 2:
-        return ''
-    return (f'the machine is busy (load average {load:.1f} on {cores} '
-            'cores): other processes share the CPU, so iterations will be '
-            'slower than on a quiet machine.')
-
-
 def optim_wrapper_without_cuda(optim_wrapper: dict) -> bool:
     """Make a config's ``optim_wrapper`` buildable without CUDA, in place:
     MMEngine's ``AmpOptimWrapper`` refuses to build there, so it becomes a
