@@ -3,9 +3,11 @@ config/dataset consistency."""
 import glob
 import math
 import os.path as osp
+import random
 import re
 from typing import Optional
 
+import numpy as np
 import torch
 from mmengine.hooks import Hook
 
@@ -13,44 +15,110 @@ from winwin_mm.registry import HOOKS
 from .checkpoint_hooks import write_text_atomic
 
 
+def capture_rng() -> dict:
+    """Every global random state training draws from."""
+    state = dict(python=random.getstate(), numpy=np.random.get_state(),
+                 torch=torch.get_rng_state())
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    if 'python' in state:
+        random.setstate(state['python'])
+    if 'numpy' in state:
+        np.random.set_state(state['numpy'])
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+class _RestoreBeforeNext:
+    """The train loop's data iterator, which restores the saved random
+    states (and re-runs the pending validation) just before the first
+    batch after MMEngine's replay of the ``skip`` batches already trained."""
+
+    def __init__(self, iterator, skip: int, action) -> None:
+        self._iterator, self._skip, self._action = iterator, skip, action
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._skip == 0 and self._action is not None:
+            action, self._action = self._action, None
+            action()
+        self._skip -= 1
+        return next(self._iterator)
+
+
 @HOOKS.register_module()
 class RNGStateHook(Hook):
     """Make ``--resume`` exact: a run killed at any point and resumed ends
     with the same weights as an uninterrupted one (on CPU with deterministic
-    settings: bitwise; ``tests/test_reliability.py`` kills with SIGKILL).
+    settings: bitwise; ``tests/test_reliability/test_resume_kills.py`` kills
+    with SIGKILL mid-iteration, mid-save, after a rename, after and during a
+    validation).
 
-    * The model-side random state (torch and CUDA generators: dropout, drop
-      path) is saved in every checkpoint and restored just before the first
-      iteration after resuming, i.e. after MMEngine has rebuilt the
-      dataloader iterator (which itself draws from the torch generator).
-    * The data-side state (the window sampler and the other numpy-based
-      transforms, in the main process or in dataloader workers) is restored
-      by MMEngine's resume, which re-seeds the workers and replays the
-      already-seen batches through the pipeline; restoring numpy here would
-      be wrong, since the next batch is drawn before any hook runs.
+    * Every checkpoint holds the python, numpy, torch and CUDA random
+      states. On resume MMEngine rebuilds the data loader and replays the
+      batches already trained (the sampler, the worker seeds and the
+      workers' transforms follow the same path as before); the saved states
+      are restored right after that replay, before the next batch is drawn.
+    * Validation does not consume the training random state: it is saved
+      before a validation and restored after it (building the validation
+      loader's iterator alone draws from torch's generator), so the training
+      of a run that validated equals that of one resumed after it.
+    * A checkpoint is written before the validation of its iteration, so a
+      run resumed at a validation iteration runs that validation (again)
+      before training on: it may have been interrupted, and what it updates
+      (best checkpoint, metric-driven schedules) is not in the checkpoint.
     """
     priority = 'VERY_HIGH'
 
     def __init__(self) -> None:
         self._pending: Optional[dict] = None
+        self._val_state: Optional[dict] = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = dict(torch=torch.get_rng_state())
-        if torch.cuda.is_available():
-            state['cuda'] = torch.cuda.get_rng_state_all()
-        checkpoint.setdefault('meta', {})['rng_state'] = state
+        checkpoint.setdefault('meta', {})['rng_state'] = capture_rng()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._pending = checkpoint.get('meta', {}).get('rng_state')
 
-    def before_train_iter(self, runner, batch_idx: int,
-                          data_batch=None) -> None:
+    def before_train(self, runner) -> None:
         if self._pending is None:
             return
+        loop = runner.train_loop
+        if not hasattr(loop, 'dataloader_iterator'):
+            return  # restored at before_train_epoch
         state, self._pending = self._pending, None
-        torch.set_rng_state(state['torch'])
-        if 'cuda' in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state['cuda'])
+        loop.dataloader_iterator = _RestoreBeforeNext(
+            loop.dataloader_iterator, loop.iter,
+            lambda: self._resume_point(runner, state))
+
+    def before_train_epoch(self, runner) -> None:
+        if self._pending is not None:
+            state, self._pending = self._pending, None
+            restore_rng(state)
+
+    @staticmethod
+    def _resume_point(runner, state: dict) -> None:
+        restore_rng(state)
+        loop, it = runner.train_loop, runner.train_loop.iter
+        if (runner.val_loop is not None and it >= loop.val_begin
+                and (it % loop.val_interval == 0 or it == loop.max_iters)):
+            runner.val_loop.run()
+            runner.model.train()
+
+    def before_val(self, runner) -> None:
+        self._val_state = capture_rng()
+
+    def after_val(self, runner) -> None:
+        if self._val_state is not None:
+            state, self._val_state = self._val_state, None
+            restore_rng(state)
 
 
 @HOOKS.register_module()
