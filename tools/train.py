@@ -1,7 +1,7 @@
 """Train a segmentor (or flow model) with winwin_mm components.
 
 Same command line as MMSegmentation's tools/train.py:
-    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|FILE]] [--amp]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import winwin_mm  # noqa: E402,F401  registers components, checkpoint compat
+from winwin_mm.engine.resume import plan_resume  # noqa: E402
 from winwin_mm.utils.launch import (  # noqa: E402
     finish_distributed, log_progress_often, prepare_cfg)
 
@@ -22,8 +23,12 @@ def parse_args():
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--resume', action='store_true', default=False,
-        help='resume from the latest checkpoint in the work_dir')
+        '--resume', nargs='?', const='yes', default=None,
+        metavar='auto|CHECKPOINT',
+        help='resume from the newest complete checkpoint of the work dir '
+        '(an error when there is none); "--resume auto": resume if there is '
+        'one, else start from scratch; "--resume FILE": from that file. '
+        'Without it the config\'s resume (True / "auto") decides')
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training (GPU)')
@@ -43,7 +48,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = prepare_cfg(Config.fromfile(args.config), args)
-    cfg.resume = args.resume
+    plan_resume(cfg, args.resume)
     log_progress_often(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

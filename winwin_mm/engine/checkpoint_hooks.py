@@ -6,9 +6,12 @@
   only after the new one is complete *and* the next iteration's loss was
   finite; ``last_checkpoint`` holds the name relative to the work dir;
   weights that are not finite are never saved.
-* :func:`resolve_last_checkpoint`: what ``--resume`` resumes from; a work dir
-  copied elsewhere resumes from its own copy (installed in place of
-  MMEngine's ``find_latest_checkpoint``, which returns the stored path).
+* A new run (not resumed) refuses to start in a work dir that holds
+  checkpoints of an earlier run: it would overwrite or delete them.
+* :func:`resolve_last_checkpoint`: what ``--resume`` resumes from
+  (:mod:`winwin_mm.engine.resume`: the newest complete checkpoint; a work
+  dir copied elsewhere resumes from its own copy), installed in place of
+  MMEngine's ``find_latest_checkpoint``.
 * :class:`CheckpointMatchHook`: ``load_from``, ``--resume``, tools/test.py
   and ``mim test`` stop with the key report when the checkpoint does not fit
   the model (MMEngine loads non-strictly and would go on with random
@@ -28,6 +31,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from winwin_mm.registry import HOOKS
+from .resume import STEP, find_resume_checkpoint, resume_checkpoint
 
 PARTIAL = '.partial'
 
@@ -56,37 +60,25 @@ def write_text_atomic(path: str, text: str) -> None:
 
 
 def resolve_last_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint ``work_dir/last_checkpoint`` names, or None.
-
-    A relative name is relative to ``work_dir``. An absolute path into
-    another directory (written by MMEngine's hook, or a work dir copied or
-    moved since) resolves to the file of the same name in ``work_dir`` when
-    that exists, so a copied work dir resumes from its copy."""
-    save_file = osp.join(work_dir, 'last_checkpoint')
-    if not osp.exists(save_file):
-        print_log('Did not find last_checkpoint to be resumed.',
-                  logger='current')
-        return None
-    with open(save_file) as f:
-        name = f.read().strip()
-    if not name:
-        return None
-    if not osp.isabs(name):
-        return osp.join(work_dir, name)
-    local = osp.join(work_dir, osp.basename(name))
-    if (osp.abspath(osp.dirname(name)) != osp.abspath(work_dir)
-            and osp.isfile(local)):
-        print_log(f'{save_file} names {name} in another directory; '
-                  f'resuming from the copy in this work dir, {local}.',
-                  logger='current')
-        return local
-    return name
+    """The checkpoint ``--resume`` resumes from, or None
+    (:func:`winwin_mm.engine.resume.find_resume_checkpoint`)."""
+    return find_resume_checkpoint(work_dir)[0]
 
 
 def install_resume_resolver() -> None:
-    """Make MMEngine's auto-resume use :func:`resolve_last_checkpoint`."""
+    """Make MMEngine's auto-resume (``resume=True`` without ``load_from``)
+    use :func:`winwin_mm.engine.resume.resume_checkpoint`: the newest
+    complete checkpoint, or an error naming the work dir."""
     import mmengine.runner.runner as runner_module
-    runner_module.find_latest_checkpoint = resolve_last_checkpoint
+    runner_module.find_latest_checkpoint = resume_checkpoint
+
+
+def earlier_checkpoints(out_dir: str) -> list:
+    """Checkpoint files of ``out_dir`` (``iter_N.pth``, ``epoch_N.pth``,
+    ``best_*.pth``), complete or not."""
+    return sorted(osp.basename(p) for p in glob.glob(osp.join(out_dir, '*.pth'))
+                  if STEP.match(osp.basename(p))
+                  or osp.basename(p).startswith('best_'))
 
 
 def _nonfinite_weights(runner) -> list:
@@ -114,7 +106,18 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        if is_main_process() and self._local():
+        if not self._local():
+            return
+        if runner.iter == 0:  # a new run, not a resumed one
+            earlier = earlier_checkpoints(self.out_dir)
+            if earlier:
+                raise RuntimeError(
+                    f'{self.out_dir} holds checkpoints of an earlier run '
+                    f'({", ".join(earlier[:6])}); this run starts from '
+                    'scratch and would overwrite or delete them. To continue '
+                    'that run add --resume; to start a new one use another '
+                    '--work-dir, or move those files away first.')
+        if is_main_process():
             for f in glob.glob(osp.join(self.out_dir, '*' + PARTIAL)):
                 os.remove(f)  # left by a killed run; never a final name
 
