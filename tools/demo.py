@@ -38,6 +38,15 @@ def main():
     generate(args.data_root)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'winwin_demo.py'))
     cfg.work_dir = args.work_dir
+    # a new run refuses a work dir with an earlier run's checkpoints; the
+    # demo's are the demo's own, replaced by each demo run
+    earlier = glob.glob(osp.join(args.work_dir, '*.pth'))
+    if earlier:
+        print(f'[demo] replacing the previous demo run\'s checkpoints in '
+              f'{args.work_dir}', flush=True)
+        for f in earlier + glob.glob(osp.join(args.work_dir,
+                                              'last_checkpoint')):
+            os.remove(f)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = args.data_root
     if args.iters:
