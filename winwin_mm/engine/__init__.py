@@ -1,6 +1,7 @@
 from .checkpoint_hooks import (AtomicCheckpointHook, CheckpointMatchHook,
                                install_resume_resolver,
                                resolve_last_checkpoint)
+from .resume import ResumeLearningRateHook
 from .flow_visualization_hook import FlowVisualizationHook
 from .hooks import (DatasetConsistencyHook, EvalLabelCheckHook,
                     NonFiniteLossHook, RNGStateHook)
@@ -17,4 +18,4 @@ __all__ = ['LayerDecayOptimWrapperConstructor', 'find_vit_encoder',
            'CheckpointMatchHook', 'EvalLabelCheckHook', 'SegVisualizationHook',
            'install_resume_resolver', 'resolve_last_checkpoint',
            'PeakMemoryHook', 'IterTimeHook', 'TimeBudgetHook',
-           'TimedProgressHook']
+           'TimedProgressHook', 'ResumeLearningRateHook']

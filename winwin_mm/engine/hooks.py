@@ -2,9 +2,12 @@
 config/dataset consistency."""
 import glob
 import math
+import os
 import os.path as osp
 import random
 import re
+import shlex
+import sys
 from typing import Optional
 
 import numpy as np
@@ -13,6 +16,8 @@ from mmengine.hooks import Hook
 
 from winwin_mm.registry import HOOKS
 from .checkpoint_hooks import write_text_atomic
+
+NONFINITE = '.nonfinite'
 
 
 def capture_rng() -> dict:
@@ -145,20 +150,64 @@ class NonFiniteLossHook(Hook):
             return
         it = runner.iter + 1
         good, suspect = last_good_checkpoint(runner.work_dir, it)
+        if suspect is not None:
+            # kept for inspection, out of --resume's way (it resumes the
+            # newest complete iter_N.pth)
+            os.replace(suspect, suspect + NONFINITE)
+            suspect += NONFINITE
         if good is not None:
-            # --resume continues from the good one, not the suspect
             write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
                               osp.basename(good))
+        lr = _base_lr(runner)
         raise FloatingPointError(
             f'Non-finite loss at iteration {it}: '
             + ', '.join(f'{k}={v}' for k, v in terms.items())
             + f'. Training stopped; last good checkpoint: '
             f'{good or "none saved yet"}'
-            + (f' ({suspect} holds the weights that gave this loss)'
-               if suspect else '')
+            + (f' ({suspect} holds the weights that gave this loss, renamed '
+               'so that --resume does not use it)' if suspect else '')
             + '. Lower the learning rate, enable gradient clipping '
-            '(optim_wrapper.clip_grad) or check the data, then resume with '
-            '--resume.')
+            '(optim_wrapper.clip_grad) or check the data, then '
+            + (f'resume from it with a lower learning rate:\n  '
+               f'{resume_command(lr / 10 if lr else None)}' if good else
+               'train again with a lower learning rate '
+               '(--cfg-options optim_wrapper.optimizer.lr=...).'))
+
+
+def _base_lr(runner) -> Optional[float]:
+    cfg = getattr(runner, 'cfg', None) or {}
+    lr = cfg.get('optim_wrapper', {}).get('optimizer', {}).get('lr')
+    return float(lr) if isinstance(lr, (int, float)) else None
+
+
+def resume_command(lr: Optional[float], argv=None) -> str:
+    """The command line that resumes this ``tools/train.py`` run with
+    ``optim_wrapper.optimizer.lr=lr`` (honoured on resume:
+    :class:`winwin_mm.engine.resume.ResumeLearningRateHook`)."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv or not argv[0].endswith('train.py'):
+        return ('python tools/train.py CONFIG --work-dir WORK_DIR --resume '
+                f'--cfg-options optim_wrapper.optimizer.lr={lr or "..."}')
+    out, i, options = [], 1, []
+    while i < len(argv):
+        a = argv[i]
+        if a == '--resume':
+            if i + 1 < len(argv) and (argv[i + 1] == 'auto'
+                                      or argv[i + 1].endswith('.pth')):
+                i += 1
+        elif a == '--cfg-options':
+            while i + 1 < len(argv) and not argv[i + 1].startswith('--'):
+                i += 1
+                if not argv[i].startswith('optim_wrapper.optimizer.lr='):
+                    options.append(argv[i])
+        else:
+            out.append(a)
+        i += 1
+    options.append(f'optim_wrapper.optimizer.lr={lr:g}' if lr else
+                   'optim_wrapper.optimizer.lr=...')
+    return shlex.join(['python', argv[0]] + out + ['--resume',
+                                                    '--cfg-options']
+                      + options)
 
 
 def last_good_checkpoint(work_dir: str, failed_iter: int):

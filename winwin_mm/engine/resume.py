@@ -14,7 +14,11 @@ import re
 import zipfile
 from typing import Optional, Tuple
 
+from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
+
+from winwin_mm.registry import HOOKS
 
 STEP = re.compile(r'(iter|epoch)_(\d+)\.pth$')
 
@@ -135,3 +139,49 @@ def plan_resume(cfg, resume) -> None:
                   'weights a new run starts from) is not used.',
                   logger='current')
     cfg.resume, cfg.load_from = True, path
+    hooks = list(cfg.get('custom_hooks', []))
+    if not any('ResumeLearningRateHook' in str(h.get('type')) for h in hooks):
+        cfg.custom_hooks = hooks + [
+            dict(type='winwin_mm.ResumeLearningRateHook')]
+
+
+def _lr(cfg) -> Optional[float]:
+    lr = cfg.get('optim_wrapper', {}).get('optimizer', {}).get('lr')
+    return float(lr) if isinstance(lr, (int, float)) else None
+
+
+@HOOKS.register_module()
+class ResumeLearningRateHook(Hook):
+    """Honour the config's ``optim_wrapper.optimizer.lr`` on resume
+    (MMEngine's resume restores the optimizer's and the schedules' learning
+    rates from the checkpoint, so an lr given with ``--resume`` was ignored):
+    when it differs from the lr of the checkpoint's config, every parameter
+    group's lr and every schedule's base value are scaled by new / old, so
+    warm-up, decay and layer-wise decay keep their shape. ``tools/train.py``
+    adds it when resuming."""
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta', {})
+        text = meta.get('cfg') or meta.get('config')
+        cfg = getattr(runner, 'cfg', None)
+        if not text or cfg is None or 'optimizer' not in checkpoint:
+            return
+        new, old = _lr(cfg), _lr(Config.fromstring(text, file_format='.py'))
+        if not new or not old or new == old:
+            return
+        f = new / old
+        for group in checkpoint['optimizer'].get('param_groups', []):
+            for key in ('lr', 'initial_lr'):
+                if key in group:
+                    group[key] *= f
+        schedulers = checkpoint.get('param_schedulers', [])
+        for s in schedulers if isinstance(schedulers, list) else []:
+            if s.get('param_name', 'lr') == 'lr':
+                s['base_values'] = [v * f for v in s.get('base_values', [])]
+                if '_last_value' in s:
+                    s['_last_value'] = [v * f for v in s['_last_value']]
+        print_log(f'optim_wrapper.optimizer.lr={new:g} differs from the '
+                  f'resumed checkpoint\'s {old:g}: the resumed learning '
+                  f'rates and schedules are scaled by {f:g}.',
+                  logger='current', level=logging.WARNING)
