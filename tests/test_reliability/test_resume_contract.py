@@ -3,6 +3,7 @@ work dir and what it holds (``--resume auto`` starts from scratch instead);
 the newest complete checkpoint is resumed whatever ``last_checkpoint``
 says; a new run never overwrites or deletes an earlier run's checkpoints."""
 import hashlib
+import os
 import os.path as osp
 import shutil
 import subprocess
@@ -50,7 +51,7 @@ def test_resume_on_missing_work_dir_fails(earlier, tmp_path):
     proc = subprocess.run(  # the real command line, in a fresh interpreter
         [sys.executable, 'tools/train.py', cfg, '--work-dir', missing,
          '--resume'], cwd=REPO, capture_output=True, text=True, timeout=600,
-        env=dict(__import__('os').environ, OMP_NUM_THREADS='1',
+        env=dict(os.environ, OMP_NUM_THREADS='1',
                  PYTHONWARNINGS='ignore'))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
@@ -113,8 +114,9 @@ def test_incomplete_newest_checkpoint_resumes_the_one_before(earlier,
     data = (work / 'iter_2.pth').read_bytes()
     (work / 'iter_3.pth').write_bytes(data[:len(data) // 2])  # cut short
     (work / 'last_checkpoint').write_text('iter_3.pth')
-    code, out = train([cfg, '--work-dir', str(work), '--resume', '--cfg-options',
-                       'train_cfg.max_iters=4'], str(tmp_path / 'log'))
+    code, out = train([cfg, '--work-dir', str(work), '--resume',
+                       '--cfg-options', 'train_cfg.max_iters=4'],
+                      str(tmp_path / 'log'))
     assert code == 0, out[-3000:]
     assert ('last_checkpoint names iter_3.pth; iter_3.pth incomplete; '
             'resuming from the newest complete checkpoint') in out

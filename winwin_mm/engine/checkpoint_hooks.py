@@ -27,7 +27,6 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from winwin_mm.registry import HOOKS
@@ -76,9 +75,8 @@ def install_resume_resolver() -> None:
 def earlier_checkpoints(out_dir: str) -> list:
     """Checkpoint files of ``out_dir`` (``iter_N.pth``, ``epoch_N.pth``,
     ``best_*.pth``), complete or not."""
-    return sorted(osp.basename(p) for p in glob.glob(osp.join(out_dir, '*.pth'))
-                  if STEP.match(osp.basename(p))
-                  or osp.basename(p).startswith('best_'))
+    names = (osp.basename(p) for p in glob.glob(osp.join(out_dir, '*.pth')))
+    return sorted(n for n in names if STEP.match(n) or n.startswith('best_'))
 
 
 def _nonfinite_weights(runner) -> list:
