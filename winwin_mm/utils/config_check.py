@@ -251,9 +251,12 @@ class _Walker:
             return type_name if inspect.isclass(type_name) else None
         cls = registry.get(type_name)
         if cls is None:
-            names = list(registry.module_dict)
-            for child in registry.children.values():
-                names += [f'{child.scope}.{n}' for n in child.module_dict]
+            names, todo = [], [registry._get_root_registry()]
+            while todo:  # every scope's names, as 'scope.Name'
+                reg = todo.pop()
+                names += list(reg.module_dict) + [
+                    f'{reg.scope}.{n}' for n in reg.module_dict]
+                todo += list(reg.children.values())
             raise ConfigError(
                 f'{self.source}: {path}.type={type_name!r} is not registered '
                 f'in the {registry.name} registry{nearest(type_name, names)}.'

@@ -30,14 +30,20 @@ def use_safe_checkpoints(cfg: Config) -> None:
     """Configs written for plain MMSegmentation get winwin_mm's checkpoint
     safety too: MMEngine's ``CheckpointHook`` becomes
     ``winwin_mm.AtomicCheckpointHook`` (same arguments) and
-    ``winwin_mm.CheckpointMatchHook`` is added."""
+    ``winwin_mm.CheckpointMatchHook`` is added, as is
+    ``winwin_mm.DatasetCheckHook`` (files and labels checked before
+    training)."""
     ckpt = cfg.get('default_hooks', {}).get('checkpoint')
     if ckpt is not None and ckpt.get('type') in ('CheckpointHook',
                                                  'mmengine.CheckpointHook'):
         ckpt['type'] = 'winwin_mm.AtomicCheckpointHook'
     hooks = list(cfg.get('custom_hooks', []))
     if not any('CheckpointMatchHook' in str(h.get('type')) for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='winwin_mm.CheckpointMatchHook')]
+        hooks = hooks + [dict(type='winwin_mm.CheckpointMatchHook')]
+    if not any('DatasetCheckHook' in str(h.get('type')) for h in hooks):
+        # the split's files and labels, checked before the first iteration
+        hooks = hooks + [dict(type='winwin_mm.DatasetCheckHook')]
+    cfg.custom_hooks = hooks
 
 
 def log_progress_often(cfg: Config) -> None:
