@@ -97,3 +97,15 @@ class WinWinDemoDataset(BaseSegDataset):
     def __init__(self, **kwargs) -> None:
         super().__init__(img_suffix='.png', seg_map_suffix='.png',
                          reduce_zero_label=False, **kwargs)
+
+    def load_data_list(self):
+        img_dir = self.data_prefix.get('img_path', '')
+        if not osp.isdir(img_dir):
+            raise FileNotFoundError(
+                f'The demo dataset is not there ({img_dir} does not exist): '
+                'it is generated, not downloaded. Fix: run `make demo` '
+                '(generates it under data/winwin_demo, then trains), or '
+                'generate it only with python -c "from winwin_mm.datasets.'
+                f'synthetic_seg import generate; generate({self.data_root!r})'
+                '".')
+        return super().load_data_list()

@@ -1,0 +1,82 @@
+"""Messages that name the cause (issue 24): a checkpoint that holds code, a
+directory given as checkpoint, a segmentation checkpoint given to
+predict_flow, the demo config before `make demo`."""
+import os
+import os.path as osp
+import pickle
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import winwin_mm  # noqa: F401
+
+from test_reliability_windows import fail
+from test_tools import REPO
+
+
+class Code:
+    def __reduce__(self):
+        return (os.system, ('touch PWNED',))
+
+
+@pytest.mark.parametrize('writer', ['torch', 'pickle'])
+def test_checkpoint_with_code_is_refused_as_code(tmp_path, writer):
+    from mmengine.runner.checkpoint import _load_checkpoint
+    from winwin_mm.utils.torch_compat import CheckpointCodeError
+    path = tmp_path / 'evil.pth'
+    if writer == 'torch':
+        torch.save({'state_dict': Code()}, path)
+    else:
+        pickle.dump({'state_dict': Code()}, open(path, 'wb'))
+    with pytest.raises(CheckpointCodeError) as e:
+        _load_checkpoint(str(path), map_location='cpu')
+    msg = str(e.value)
+    assert f'Checkpoint {path} refused: it contains code (posix.system)' \
+        in msg
+    assert 'Load only files you trust with torch.load(' in msg
+    assert "torch's reason: Weights only load failed" in msg
+    assert 'truncated' not in msg
+    assert not (tmp_path / 'PWNED').exists() and not osp.exists(
+        osp.join(REPO, 'PWNED'))
+
+
+def test_directory_as_checkpoint(tmp_path):
+    from mmengine.runner.checkpoint import _load_checkpoint
+    (tmp_path / 'iter_2.pth').write_bytes(b'')
+    with pytest.raises(IsADirectoryError, match=r'is a directory, not a '
+                       r'checkpoint file. Fix: pass one of its .pth files '
+                       r'\(it holds iter_2.pth\)'):
+        _load_checkpoint(str(tmp_path), map_location='cpu')
+
+
+def test_predict_flow_names_the_task_of_a_segmentation_checkpoint(tmp_path):
+    import cv2
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    seg = Config.fromfile(osp.join(REPO, 'configs', 'winwin_demo.py'))
+    ckpt = tmp_path / 'seg.pth'
+    torch.save({'state_dict': MODELS.build(seg.model).state_dict(),
+                'meta': {}}, ckpt)
+    for name in ('a.png', 'b.png'):
+        cv2.imwrite(str(tmp_path / name), np.zeros((32, 48, 3), np.uint8))
+    out = fail([sys.executable, 'tools/predict_flow.py',
+                str(tmp_path / 'a.png'), str(tmp_path / 'b.png'), '--config',
+                osp.join(REPO, 'configs', 'winwin_vitti_flow_demo.py'),
+                '--checkpoint', str(ckpt), '--out-dir', str(tmp_path / 'o'),
+                '--device', 'cpu'])
+    assert f'Checkpoint {ckpt} is for segmentation or depth' in out
+    assert 'Fix: pass a checkpoint trained with a flow config' in out
+    assert 'Traceback' not in out and out.count('\n') < 40
+
+
+def test_demo_config_before_make_demo_says_how_data_is_made(tmp_path):
+    if osp.exists(osp.join(REPO, 'data', 'winwin_demo')):
+        pytest.skip('the demo data exists in this checkout')
+    out = fail([sys.executable, 'tools/train.py', 'configs/winwin_demo.py',
+                '--work-dir', str(tmp_path / 'w')])
+    assert 'The demo dataset is not there' in out
+    assert 'run `make demo`' in out and 'generate(' in out
