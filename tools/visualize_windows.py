@@ -75,7 +75,8 @@ def main(argv=None):
         check_top_level(cfg, args.config, options)
         cfg.merge_from_dict(options)
         validate_config(cfg, args.config + (' with --cfg-options'
-                                            if options else ''))
+                                            if options else ''),
+                        top_level=False)
     except ConfigError as e:
         raise SystemExit(str(e)) from None
     init_default_scope(cfg.get('default_scope', 'mmseg'))

@@ -384,13 +384,17 @@ def check_numbers(cfg: Config, source: str) -> None:
 
 
 def validate_config(cfg: Config, source: str = 'the config',
-                    cli_keys=()) -> None:
+                    cli_keys=(), top_level: bool = True) -> None:
     """All checks of the module docstring; raises :class:`ConfigError`
-    naming the file or ``--cfg-options`` key, and the fix."""
+    naming the file or ``--cfg-options`` key, and the fix.
+    ``top_level=False`` skips :func:`check_top_level` (the tools run it on
+    the file before merging ``--cfg-options``: an override can make a
+    variable's value differ from where it was used)."""
     from mmengine.registry import init_default_scope
     from mmseg.registry import HOOKS, LOOPS
     init_default_scope(cfg.get('default_scope') or 'mmseg')
-    check_top_level(cfg, source, cli_keys)
+    if top_level:
+        check_top_level(cfg, source, cli_keys)
     check_numbers(cfg, source)
     walker = _Walker(source)
     if isinstance(cfg.get('model'), dict):

@@ -81,7 +81,7 @@ def prepare_cfg(cfg: Config, args) -> Config:
         check_top_level(cfg, source, options)
         cfg.merge_from_dict(options)
         validate_config(cfg, source + (' with --cfg-options' if options
-                                       else ''))
+                                       else ''), top_level=False)
     except ConfigError as e:
         raise SystemExit(str(e)) from None
     use_safe_checkpoints(cfg)
