@@ -80,3 +80,25 @@ def test_demo_config_before_make_demo_says_how_data_is_made(tmp_path):
                 '--work-dir', str(tmp_path / 'w')])
     assert 'The demo dataset is not there' in out
     assert 'run `make demo`' in out and 'generate(' in out
+
+
+def test_one_window_batch_one_batchnorm_names_the_fix(tmp_path):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    from test_reliability_windows import _batch
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'winwin_demo.py'))
+    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=4, num_heads=1)
+    cfg.model.neck.in_channels = [32] * 4
+    cfg.model.neck.out_channels = 32
+    cfg.model.auxiliary_head.in_channels = 32
+    cfg.model.decode_head.in_channels = [32] * 4
+    model = MODELS.build(cfg.model).train()
+    x, s = _batch([dict(type='winwin_mm.RandomWindows', num_windows=1,
+                        window_size=3, patch_size=16),
+                   dict(type='winwin_mm.PackWinWinInputs')], n=1)
+    with pytest.raises(ValueError, match=r'heads see 1 sample\(s\) per step'
+                       r'.*Fix: use train_dataloader.batch_size >= 2 or '
+                       r'num_windows >= 2'):
+        model.loss(x, s)
