@@ -70,6 +70,14 @@ def trigger_visualization_hook(cfg, args):
 
 def main():
     args = parse_args()
+    if osp.isdir(args.checkpoint):
+        found = sorted(n for n in os.listdir(args.checkpoint)
+                       if n.endswith('.pth'))
+        raise SystemExit(
+            f'Checkpoint {args.checkpoint} is a directory, not a checkpoint '
+            'file. Fix: pass one of its .pth files' + (
+                f' (it holds {", ".join(found[-5:])})' if found else
+                ' (it holds none)') + '.')
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'Checkpoint {args.checkpoint} does not exist.')
     cfg = prepare_cfg(Config.fromfile(args.config), args)

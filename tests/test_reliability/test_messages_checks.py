@@ -49,6 +49,10 @@ def test_directory_as_checkpoint(tmp_path):
                        r'checkpoint file. Fix: pass one of its .pth files '
                        r'\(it holds iter_2.pth\)'):
         _load_checkpoint(str(tmp_path), map_location='cpu')
+    out = fail([sys.executable, 'tools/test.py',
+                osp.join(REPO, 'configs', 'winwin_demo.py'), str(tmp_path)])
+    assert f'Checkpoint {tmp_path} is a directory' in out
+    assert 'it holds iter_2.pth' in out
 
 
 def test_predict_flow_names_the_task_of_a_segmentation_checkpoint(tmp_path):
