@@ -106,3 +106,31 @@ def test_one_window_batch_one_batchnorm_names_the_fix(tmp_path):
                        r'.*Fix: use train_dataloader.batch_size >= 2 or '
                        r'num_windows >= 2'):
         model.loss(x, s)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs (needs the right to mount; skipped otherwise)."""
+    import subprocess
+    mnt = tmp_path / 'disk'
+    mnt.mkdir()
+    if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs',
+                       str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip('cannot mount a small tmpfs here')
+    yield mnt
+    subprocess.run(['umount', str(mnt)])
+
+
+def test_full_disk_names_the_checkpoint_file(tmp_path, small_disk):
+    from winwin_mm.datasets.synthetic_seg import generate
+    from test_tools import EXTERNAL_CONFIG
+    root = generate(str(tmp_path / 'data'), num_train=2, num_val=1,
+                    size=(64, 128), seed=1)
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(EXTERNAL_CONFIG.replace('{root}', root))
+    out = fail([sys.executable, 'tools/train.py', str(cfg), '--work-dir',
+                str(small_disk)])
+    assert f'Writing checkpoint {small_disk}/iter_1.pth failed: No space ' \
+        'left on device' in out
+    assert 'Fix: free disk space' in out
+    assert not list(small_disk.glob('*.partial'))

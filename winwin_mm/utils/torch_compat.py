@@ -73,6 +73,16 @@ def checkpoint_globals_allowed():
         yield
 
 
+def directory_message(path: str) -> str:
+    """The error for a directory given as checkpoint, naming its .pth
+    files."""
+    found = sorted(n for n in os.listdir(path) if n.endswith('.pth'))
+    return (f'Checkpoint {path} is a directory, not a checkpoint file. Fix: '
+            'pass one of its .pth files' + (
+                f' (it holds {", ".join(found[-5:])})' if found else
+                ' (it holds none)') + '.')
+
+
 def _pickle_code(filename: str) -> Optional[str]:
     """The first global outside torch / numpy / collections that a plain
     (non-zip) pickle file names, read with ``pickletools`` (nothing runs);
@@ -128,12 +138,7 @@ def load_local_checkpoint(filename: str, map_location=None):
     """
     filename = osp.expanduser(filename)
     if osp.isdir(filename):
-        found = sorted(n for n in os.listdir(filename) if n.endswith('.pth'))
-        raise IsADirectoryError(
-            f'Checkpoint {filename} is a directory, not a checkpoint file. '
-            'Fix: pass one of its .pth files'
-            + (f' (it holds {", ".join(found[-5:])})' if found else
-               ' (it holds none)') + '.')
+        raise IsADirectoryError(directory_message(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint {filename} can not be found.')
     try:
