@@ -24,6 +24,7 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
 from mmengine.config import DictAction  # noqa: E402
+from winwin_mm.utils.validation import positive_int  # noqa: E402
 
 DEFAULT_VARIANTS = ['fullres', 'win2', 'win1', 'win4', 'random',
                     'win2_scatter', 'lowres']
@@ -41,7 +42,7 @@ def parse_args(argv=None):
     p.add_argument('--seeds', nargs='+', type=int, default=[0],
                    help='one run per variant and seed; results give the '
                    'mean and std over seeds')
-    p.add_argument('--iters', type=int, default=None,
+    p.add_argument('--iters', type=positive_int, default=None,
                    help='training iterations per variant (config default)')
     p.add_argument('--time-budget', type=float, default=None,
                    help='also stop each run after this many seconds of '
@@ -54,16 +55,16 @@ def parse_args(argv=None):
                    default='config', help='decode head of every variant: the '
                    'config\'s, UPerHead (with MultiLevelNeck) or the DPT '
                    'head (no global pooling)')
-    p.add_argument('--parallel', type=int, default=1,
+    p.add_argument('--parallel', type=positive_int, default=1,
                    help='runs at once (e.g. several on one GPU)')
-    p.add_argument('--batch-size', type=int, default=None)
+    p.add_argument('--batch-size', type=positive_int, default=None)
     p.add_argument('--num-workers', type=int, default=None,
                    help='data-loader workers per run (default: the '
                    'config\'s, at most 2 without a GPU)')
     p.add_argument('--eval-split', default='val',
                    help='split evaluated (val, test, ...): replaces "val" '
                    'in the eval dataset\'s ann_file / data_prefix')
-    p.add_argument('--eval-every', type=int, default=1, metavar='K',
+    p.add_argument('--eval-every', type=positive_int, default=1, metavar='K',
                    help='evaluate on every K-th image of the eval split only '
                    '(cheaper, noisier; reported in results)')
     p.add_argument('--data-root', default=None,

@@ -20,6 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from winwin_mm.benchmark.hardware import SDPA_CHOICES  # noqa: E402
+from winwin_mm.utils.validation import positive_int  # noqa: E402
 from winwin_mm.benchmark.report import (markdown_table, plot_path,  # noqa
                                         save_plot, write_json)
 from winwin_mm.benchmark.runner import run_benchmark  # noqa: E402
@@ -48,25 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch.compile backend; 'eager' captures the graphs "
                    '(same graph breaks) without code generation, which is '
                    'slow on CPU')
-    p.add_argument('--steps', type=int, default=30,
+    p.add_argument('--steps', type=positive_int, default=30,
                    help='timed steps per case (p10/p50/p90 over them)')
     p.add_argument('--warmup', type=int, default=2,
                    help='untimed steps per case after the probe step')
-    p.add_argument('--batch-size', type=int, default=2,
+    p.add_argument('--batch-size', type=positive_int, default=2,
                    help='training images (pairs) per step; seg needs >= 2 '
                    '(BN in UPerHead)')
-    p.add_argument('--infer-batch-size', type=int, default=1,
+    p.add_argument('--infer-batch-size', type=positive_int, default=1,
                    help='images per inference step')
-    p.add_argument('--head-channels', type=int, default=None,
+    p.add_argument('--head-channels', type=positive_int, default=None,
                    help="head width (seg: UPerHead channels, flow: DPT "
                    "features; default: the config's); shrink for tiny runs")
-    p.add_argument('--num-classes', type=int, default=None,
+    p.add_argument('--num-classes', type=positive_int, default=None,
                    help="seg classes (default: the config's)")
-    p.add_argument('--num-windows', type=int, default=None,
+    p.add_argument('--num-windows', type=positive_int, default=None,
                    help="Win-Win windows (default: the config's)")
     p.add_argument('--token-fraction', type=float, default=0.27,
                    help='share of the tokens the windows keep together')
-    p.add_argument('--window-side', type=int, default=None,
+    p.add_argument('--window-side', type=positive_int, default=None,
                    help='window side in patches (overrides --token-fraction)')
     p.add_argument('--tile-size', default=None,
                    help="HEIGHTxWIDTH of the tiles of tiled_infer (default: "
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--overlap', type=float, default=None,
                    help="tile overlap of tiled_infer (default: the tiled "
                    "config's; seg: stride = round(tile * (1 - overlap)))")
-    p.add_argument('--tile-batch', type=int, default=None,
+    p.add_argument('--tile-batch', type=positive_int, default=None,
                    help="flow tiles per forward pass (default: the config's)")
     p.add_argument('--cases', nargs='+', default=None, choices=CASES,
                    help='run only these cases')
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=['auto', 'always', 'never'],
                    help='run each case in a fresh subprocess (auto: on CPU, '
                    'where it makes the RSS peak exact)')
-    p.add_argument('--threads', type=int, default=None,
+    p.add_argument('--threads', type=positive_int, default=None,
                    help='torch CPU threads (default: torch default); 1 avoids '
                    'OpenMP stalls on a busy machine for tiny models')
     p.add_argument('--seed', type=int, default=0)

@@ -76,6 +76,28 @@ def parse_args(argv=None):
     return args
 
 
+def check_flow_checkpoint(model: torch.nn.Module, path: str) -> None:
+    """Refuse a checkpoint of another task (segmentation, depth) naming the
+    file and the task its weights are for, before the strict load lists
+    every key."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    ckpt = _load_checkpoint(path, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    tops = {k.split('.')[0] for k in state}
+    want = {k.split('.')[0] for k in model.state_dict()}
+    if tops and not tops & want:
+        task = ('segmentation or depth (a backbone + decode_head model)'
+                if 'decode_head' in tops or 'backbone' in tops else
+                'another model')
+        raise SystemExit(
+            f'Checkpoint {path} is for {task}: its weights are under '
+            f'{", ".join(sorted(tops))}, a flow model\'s under '
+            f'{", ".join(sorted(want))}. Fix: pass a checkpoint trained with '
+            'a flow config (e.g. tools/train.py '
+            'configs/winwin_vitti_flow_demo.py), or use tools/test.py with '
+            'the segmentation config for this one.')
+
+
 def build_model(cfg: Config, args) -> torch.nn.Module:
     init_default_scope(cfg.get('default_scope', 'winwin_mm') or 'winwin_mm')
     model_cfg = cfg.model.copy()
@@ -89,6 +111,7 @@ def build_model(cfg: Config, args) -> torch.nn.Module:
     model_cfg['test_cfg'] = test_cfg
     model = MODELS.build(model_cfg)
     if args.checkpoint:
+        check_flow_checkpoint(model, args.checkpoint)
         load_checkpoint(model, args.checkpoint, map_location='cpu',
                         strict=True)
     else:

@@ -19,6 +19,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import winwin_mm  # noqa: E402,F401  registers components, checkpoint compat
+from winwin_mm.utils.torch_compat import directory_message  # noqa: E402
 from winwin_mm.utils.launch import (  # noqa: E402
     finish_distributed, prepare_cfg)
 
@@ -70,6 +71,8 @@ def trigger_visualization_hook(cfg, args):
 
 def main():
     args = parse_args()
+    if osp.isdir(args.checkpoint):
+        raise SystemExit(directory_message(args.checkpoint))
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'Checkpoint {args.checkpoint} does not exist.')
     cfg = prepare_cfg(Config.fromfile(args.config), args)

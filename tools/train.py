@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import winwin_mm  # noqa: E402,F401  registers components, checkpoint compat
 from winwin_mm.engine.resume import plan_resume  # noqa: E402
+from winwin_mm.datasets.checks import DatasetCheckError  # noqa: E402
 from winwin_mm.utils.launch import (  # noqa: E402
     finish_distributed, log_progress_often, prepare_cfg)
 
@@ -55,7 +56,10 @@ def main():
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except DatasetCheckError as e:  # found before the first iteration
+        raise SystemExit(str(e)) from None
     finish_distributed()
 
 

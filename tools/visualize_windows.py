@@ -65,9 +65,20 @@ def main(argv=None):
     import winwin_mm  # noqa: F401
     from winwin_mm.ablation.variants import WINDOW_TYPES
 
+    from winwin_mm.datasets.checks import DatasetCheckError, check_seg_dataset
+    from winwin_mm.utils.config_check import check_top_level, validate_config
+    from winwin_mm.utils.validation import ConfigError
+
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    options = args.cfg_options or {}
+    try:  # the checks of tools/train.py: refuse what training refuses
+        check_top_level(cfg, args.config, options)
+        cfg.merge_from_dict(options)
+        validate_config(cfg, args.config + (' with --cfg-options'
+                                            if options else ''),
+                        top_level=False)
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     pipeline = [t for t in ds_cfg.pipeline if 'Pack' not in str(t['type'])]
@@ -93,6 +104,15 @@ def main(argv=None):
                          'RandomWindows; fix the config first.')
     ds_cfg.pipeline = pipeline
     dataset = DATASETS.build(ds_cfg)
+    head = model.get('decode_head') or {}
+    try:
+        from mmseg.datasets import BaseSegDataset
+        if isinstance(dataset, BaseSegDataset):
+            check_seg_dataset(dataset, 'train_dataloader.dataset',
+                              head.get('num_classes'),
+                              head.get('ignore_index', 255))
+    except DatasetCheckError as e:
+        raise SystemExit(str(e)) from None
     np.random.seed(args.seed)
     tiles = []
     for i in range(min(args.num, len(dataset))):

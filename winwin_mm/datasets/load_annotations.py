@@ -1,4 +1,6 @@
 """mmseg's ``LoadAnnotations`` with errors that name the label file."""
+import os.path as osp
+
 from mmseg.datasets.transforms import LoadAnnotations as MMSegLoadAnnotations
 
 from winwin_mm.registry import TRANSFORMS
@@ -26,6 +28,10 @@ class LoadAnnotations(MMSegLoadAnnotations):
         try:
             super()._load_seg_map(results)
         except Exception as e:  # any decoder error: name the file
+            if isinstance(path, str) and not osp.exists(path):
+                raise LabelFileError(
+                    f'{path}: label file is missing. Restore it (re-extract '
+                    'the dataset) or remove it from the split list.') from e
             raise LabelFileError(
                 f'{path}: cannot be decoded as a label map '
                 f'({type(e).__name__}: {e}). The file is corrupt or '

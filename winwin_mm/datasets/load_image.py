@@ -1,5 +1,7 @@
 """mmcv's ``LoadImageFromFile`` with an error that names the image file and
 the fix."""
+import os.path as osp
+
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 
 from winwin_mm.registry import TRANSFORMS
@@ -20,6 +22,11 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
         try:
             out = super().transform(results)
         except Exception as e:
+            path = results.get('img_path')
+            if isinstance(path, str) and not osp.exists(path):
+                raise ImageFileError(
+                    f'{path}: image file is missing. Restore it (re-extract '
+                    'the dataset) or remove it from the split list.') from e
             raise ImageFileError(
                 f'{results.get("img_path")}: cannot be decoded as an image '
                 f'({type(e).__name__}: {e}). The file is corrupt or '

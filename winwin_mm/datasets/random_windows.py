@@ -7,6 +7,7 @@ from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import PackSegInputs
 
 from winwin_mm.registry import TRANSFORMS
+from winwin_mm.utils.validation import ConfigError, check_count
 from winwin_mm.windows import (WindowSizeError, boxes_to_token_index,
                                sample_random_tokens,
                                sample_windows, window_side_from_fraction)
@@ -71,19 +72,32 @@ class RandomWindows(BaseTransform):
         if mode not in MODES:
             raise ValueError(f'RandomWindows mode must be one of {MODES}, got '
                              f'{mode!r}.')
-        if window_size is not None and window_size < 1:
-            raise WindowSizeError(f'window_size must be >= 1 patch, got '
-                                  f'{window_size}.')
+        if num_windows == 0:
+            raise WindowSizeError(f'RandomWindows needs num_windows >= 1, got '
+                                  f'{num_windows}. For full-resolution '
+                                  'training remove RandomWindows and set '
+                                  'model.train_windows=False.')
+        try:
+            check_count(num_windows, 'RandomWindows num_windows')
+            check_count(patch_size, 'RandomWindows patch_size')
+            if window_size is not None:
+                check_count(window_size, 'RandomWindows window_size (the '
+                            'window side in patches)')
+        except ConfigError as e:
+            raise WindowSizeError(str(e)) from None
+        if token_fraction is not None and (
+                isinstance(token_fraction, bool)
+                or not isinstance(token_fraction, (int, float))
+                or not 0 < token_fraction <= 1):
+            raise WindowSizeError(
+                'RandomWindows token_fraction (the share of the image\'s '
+                f'tokens all windows keep) must be in (0, 1], got '
+                f'{token_fraction!r}.')
         self.num_windows = num_windows
         self.window_size = window_size
         self.token_fraction = token_fraction
         self.patch_size = patch_size
         self.mode = mode
-        if num_windows < 1:
-            raise WindowSizeError(f'RandomWindows needs num_windows >= 1, got '
-                                  f'{num_windows}. For full-resolution '
-                                  'training remove RandomWindows and set '
-                                  'model.train_windows=False.')
 
     def side_for(self, grid_hw) -> int:
         """Window side in patches for an image with patch grid ``grid_hw``."""

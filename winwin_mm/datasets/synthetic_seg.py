@@ -89,6 +89,10 @@ def generate(root: str, num_train: int = 64, num_val: int = 16,
     return root
 
 
+# where `make demo` (tools/demo.py) generates it
+DEMO_ROOT = 'data/winwin_demo'
+
+
 @DATASETS.register_module()
 class WinWinDemoDataset(BaseSegDataset):
     """The generated dataset of :func:`generate` (5 classes, PNG pairs)."""
@@ -97,3 +101,18 @@ class WinWinDemoDataset(BaseSegDataset):
     def __init__(self, **kwargs) -> None:
         super().__init__(img_suffix='.png', seg_map_suffix='.png',
                          reduce_zero_label=False, **kwargs)
+
+    def load_data_list(self):
+        img_dir = self.data_prefix.get('img_path', '')
+        if not osp.isdir(img_dir):
+            demo = osp.normpath(self.data_root) == osp.normpath(DEMO_ROOT)
+            raise FileNotFoundError(
+                f'The demo dataset is not there ({img_dir} does not exist): '
+                'it is generated, not downloaded. Fix: '
+                + ('run `make demo` (generates it under data/winwin_demo, '
+                   'then trains), or ' if demo else
+                   'check data_root / data_prefix, or ')
+                + 'generate it with python -c "from winwin_mm.datasets.'
+                f'synthetic_seg import generate; generate({self.data_root!r})'
+                '".')
+        return super().load_data_list()

@@ -2,6 +2,7 @@ from .checkpoint_hooks import (AtomicCheckpointHook, CheckpointMatchHook,
                                install_resume_resolver,
                                resolve_last_checkpoint)
 from .resume import ResumeLearningRateHook
+from .dataset_check_hook import DatasetCheckHook
 from .flow_visualization_hook import FlowVisualizationHook
 from .hooks import (DatasetConsistencyHook, EvalLabelCheckHook,
                     NonFiniteLossHook, RNGStateHook)
@@ -11,7 +12,8 @@ from .study_hooks import IterTimeHook, PeakMemoryHook, TimeBudgetHook
 from .layer_decay_optim_wrapper_constructor import (
     LayerDecayOptimWrapperConstructor, find_vit_encoder, layer_ids)
 
-__all__ = ['LayerDecayOptimWrapperConstructor', 'find_vit_encoder',
+__all__ = [
+    'DatasetCheckHook', 'LayerDecayOptimWrapperConstructor', 'find_vit_encoder',
            'layer_ids',
            'RNGStateHook', 'NonFiniteLossHook', 'DatasetConsistencyHook',
            'FlowVisualizationHook', 'AtomicCheckpointHook',

@@ -21,6 +21,7 @@ import glob
 import os
 import os.path as osp
 import re
+import shutil
 from typing import Optional
 
 import torch
@@ -79,6 +80,26 @@ def earlier_checkpoints(out_dir: str) -> list:
     return sorted(n for n in names if STEP.match(n) or n.startswith('best_'))
 
 
+def _remove_partial(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _write_failure(out_dir: str, filename: str, err: OSError) -> str:
+    """Why a checkpoint could not be written, naming the file, the free
+    space and the fix (the earlier checkpoints are untouched)."""
+    try:
+        free = f'{shutil.disk_usage(out_dir).free / 2**20:.1f} MiB free'
+    except OSError:
+        free = 'free space unknown'
+    return (f'Writing checkpoint {osp.join(out_dir, filename)} failed: '
+            f'{err.strerror or err} ({free} in {out_dir}). Earlier '
+            'checkpoints are kept. Fix: free disk space (or pass --work-dir '
+            'on a disk with room), then continue with --resume.')
+
+
 def _nonfinite_weights(runner) -> list:
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
@@ -129,7 +150,12 @@ class AtomicCheckpointHook(CheckpointHook):
                 f'finite; {filename} is not written. Lower the learning rate '
                 'or enable gradient clipping (optim_wrapper.clip_grad), then '
                 'resume from the last checkpoint with --resume.')
-        save(out_dir, filename + PARTIAL, *args, **kw)
+        try:
+            save(out_dir, filename + PARTIAL, *args, **kw)
+        except OSError as e:  # disk full, quota, read-only: name the file
+            _remove_partial(osp.join(out_dir, filename + PARTIAL))
+            raise OSError(e.errno, _write_failure(out_dir, filename, e)) \
+                from e
         if is_main_process():
             _fsync_replace(osp.join(out_dir, filename + PARTIAL),
                            osp.join(out_dir, filename))

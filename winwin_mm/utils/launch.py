@@ -7,6 +7,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from winwin_mm.utils.config_check import check_top_level, validate_config
+from winwin_mm.utils.validation import ConfigError
+
 
 def replace_syncbn(node) -> int:
     """SyncBN -> BN in a config tree (SyncBN needs CUDA); returns count."""
@@ -27,73 +30,20 @@ def use_safe_checkpoints(cfg: Config) -> None:
     """Configs written for plain MMSegmentation get winwin_mm's checkpoint
     safety too: MMEngine's ``CheckpointHook`` becomes
     ``winwin_mm.AtomicCheckpointHook`` (same arguments) and
-    ``winwin_mm.CheckpointMatchHook`` is added."""
+    ``winwin_mm.CheckpointMatchHook`` is added, as is
+    ``winwin_mm.DatasetCheckHook`` (files and labels checked before
+    training)."""
     ckpt = cfg.get('default_hooks', {}).get('checkpoint')
     if ckpt is not None and ckpt.get('type') in ('CheckpointHook',
                                                  'mmengine.CheckpointHook'):
         ckpt['type'] = 'winwin_mm.AtomicCheckpointHook'
     hooks = list(cfg.get('custom_hooks', []))
     if not any('CheckpointMatchHook' in str(h.get('type')) for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='winwin_mm.CheckpointMatchHook')]
-
-
-# top-level keys something reads after the config file is parsed (MMEngine's
-# Runner, mmseg's tools, winwin_mm's hooks); any other top-level key is a
-# variable of the file, already substituted where it is used
-RUNTIME_KEYS = frozenset((
-    'model', 'work_dir', 'train_dataloader', 'val_dataloader',
-    'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr',
-    'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
-    'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from',
-    'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level',
-    'visualizer', 'default_scope', 'randomness', 'experiment_name',
-    'custom_imports', 'runner_type', 'model_wrapper_cfg', 'tta_model',
-    'tta_pipeline', 'load_strict', 'compile', 'strategy', 'cfg'))
-
-
-def _paths_with_value(node, value, prefix='', out=None) -> list:
-    """Dotted paths in a config tree whose value equals ``value``."""
-    out = [] if out is None else out
-    items = node.items() if isinstance(node, dict) else enumerate(node) \
-        if isinstance(node, (list, tuple)) else ()
-    for k, v in items:
-        path = f'{prefix}{k}'
-        try:
-            same = v == value and type(v) is type(value)
-        except Exception:  # e.g. arrays
-            same = False
-        if same:
-            out.append(path)
-        elif isinstance(v, (dict, list, tuple)):
-            _paths_with_value(v, value, path + '.', out)
-    return out
-
-
-def check_cfg_options(cfg: Config, options: dict) -> None:
-    """Refuse ``--cfg-options`` on top-level config variables: they were
-    substituted when the file was parsed, so overriding them changes
-    nothing (e.g. ``max_iters=1``); name where the value is used."""
-    for key in options:
-        top = key.split('.')[0]
-        if top in RUNTIME_KEYS:
-            continue
-        if top in cfg:
-            uses = _paths_with_value(
-                {k: v for k, v in cfg.items() if k in RUNTIME_KEYS}, cfg[top])
-            # paths ending in the variable's name first (train_cfg.max_iters)
-            uses = [p for p in uses if p.rsplit('.', 1)[-1] == top] or uses
-            where = (f' Override where its value is used instead, e.g. '
-                     + ' '.join(f'{p}=...' for p in uses[:6])
-                     if uses else '')
-            raise SystemExit(
-                f'--cfg-options {key}=...: {top!r} is a variable of the '
-                'config file, substituted when the file was parsed; '
-                'overriding it changes nothing.' + where)
-        raise SystemExit(
-            f'--cfg-options {key}=...: {top!r} is not a setting of this '
-            'config or of the runner, so it would be ignored. Check the '
-            'spelling (e.g. train_cfg.max_iters, '
-            'train_dataloader.dataset.data_root).')
+        hooks = hooks + [dict(type='winwin_mm.CheckpointMatchHook')]
+    if not any('DatasetCheckHook' in str(h.get('type')) for h in hooks):
+        # the split's files and labels, checked before the first iteration
+        hooks = hooks + [dict(type='winwin_mm.DatasetCheckHook')]
+    cfg.custom_hooks = hooks
 
 
 def log_progress_often(cfg: Config) -> None:
@@ -118,14 +68,22 @@ def log_progress_often(cfg: Config) -> None:
 
 
 def prepare_cfg(cfg: Config, args) -> Config:
-    """Apply the CLI (work dir, cfg-options, AMP, launcher), make the
+    """Validate the config as given (file and ``--cfg-options``:
+    :func:`~winwin_mm.utils.config_check.validate_config`), apply the CLI
+    (work dir, cfg-options, AMP, launcher), make the
     config run on the available device (on a machine without CUDA, SyncBN
     becomes BN and multi-process runs use the gloo backend on CPU) and use
     winwin_mm's checkpoint safety (:func:`use_safe_checkpoints`)."""
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        check_cfg_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
+    source = getattr(args, 'config', None) or cfg.filename or 'the config'
+    options = args.cfg_options or {}
+    try:
+        check_top_level(cfg, source, options)
+        cfg.merge_from_dict(options)
+        validate_config(cfg, source + (' with --cfg-options' if options
+                                       else ''), top_level=False)
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
     use_safe_checkpoints(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

@@ -14,9 +14,12 @@ is no checkpoint (text, truncated download) raises
 """
 import builtins
 import contextlib
+import os
 import os.path as osp
 import pickle
+import re
 import zipfile
+from typing import Optional
 
 import numpy as np
 import torch
@@ -26,6 +29,17 @@ _INSTALLED = '_winwin_mm_scoped_globals'
 
 class CheckpointFileError(RuntimeError):
     """A checkpoint file that cannot be read (names the file)."""
+
+
+class CheckpointCodeError(CheckpointFileError, pickle.UnpicklingError):
+    """A checkpoint whose pickle calls code outside torch's allow-list."""
+
+
+def _code_in(err: Exception) -> Optional[str]:
+    """The global a refused pickle wanted (``posix.system``), or None."""
+    m = re.search(r'(?:unsupported GLOBAL|Unsupported global: GLOBAL)\s+'
+                  r'([\w.]+)', str(err))
+    return m.group(1) if m else None
 
 
 def checkpoint_safe_globals() -> list:
@@ -59,6 +73,44 @@ def checkpoint_globals_allowed():
         yield
 
 
+def directory_message(path: str) -> str:
+    """The error for a directory given as checkpoint, naming its .pth
+    files."""
+    found = sorted(n for n in os.listdir(path) if n.endswith('.pth'))
+    return (f'Checkpoint {path} is a directory, not a checkpoint file. Fix: '
+            'pass one of its .pth files' + (
+                f' (it holds {", ".join(found[-5:])})' if found else
+                ' (it holds none)') + '.')
+
+
+def _pickle_code(filename: str) -> Optional[str]:
+    """The first global outside torch / numpy / collections that a plain
+    (non-zip) pickle file names, read with ``pickletools`` (nothing runs);
+    None if there is none or the file is no readable pickle."""
+    import pickletools
+    try:
+        with open(filename, 'rb') as f:
+            data = f.read()
+        if data[:2] == b'PK':
+            return None
+        strings = []
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == 'GLOBAL':
+                name = str(arg).replace(' ', '.')
+            elif op.name == 'STACK_GLOBAL' and len(strings) >= 2:
+                name = f'{strings[-2]}.{strings[-1]}'
+            else:
+                if isinstance(arg, str):
+                    strings.append(arg)
+                continue
+            if not name.startswith(('torch.', 'collections.', 'numpy.',
+                                    '_codecs.', 'mmengine.')):
+                return name
+    except Exception:  # truncated or not a pickle: described elsewhere
+        return None
+    return None
+
+
 def _describe(filename: str) -> str:
     with open(filename, 'rb') as f:
         head = f.read(512)
@@ -85,21 +137,29 @@ def load_local_checkpoint(filename: str, map_location=None):
             the allow-list keeps torch's ``UnpicklingError``.
     """
     filename = osp.expanduser(filename)
+    if osp.isdir(filename):
+        raise IsADirectoryError(directory_message(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint {filename} can not be found.')
     try:
         with checkpoint_globals_allowed():
             return torch.load(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
-        if 'Unsupported global' in str(e):
-            raise  # a pickle wanting more than weights: refused, as torch
+        code = _code_in(e) or _pickle_code(filename)
+        if code is not None:  # refused before anything ran
+            raise CheckpointCodeError(
+                f'Checkpoint {filename} refused: it contains code ({code}), '
+                'which loading would run. Load only files you trust with '
+                f'torch.load({filename!r}, weights_only=False) and save '
+                'their state_dict again with torch.save. torch\'s reason: '
+                f'{e}') from e
         err = e
     except (RuntimeError, EOFError, KeyError, ValueError, OSError,
             zipfile.BadZipFile) as e:
         err = e
     raise CheckpointFileError(
         f'Checkpoint {filename} {_describe(filename)} ({type(err).__name__}: '
-        f'{str(err)[:200]}). Fix: pass a .pth file written by tools/train.py'
+        f'{err}). Fix: pass a .pth file written by tools/train.py'
         ' (iter_N.pth in the work dir) or download the checkpoint again '
         'completely.') from err
 

@@ -87,9 +87,23 @@ class WindowedSegmentorMixin:
         elif tokens is not None:
             data_samples = self.mask_to_tokens(data_samples, tokens,
                                                inputs.shape[-2:])
-        losses = self._decode_head_forward_train(x, data_samples)
-        if self.with_auxiliary_head:
-            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        try:
+            losses = self._decode_head_forward_train(x, data_samples)
+            if self.with_auxiliary_head:
+                losses.update(self._auxiliary_head_forward_train(
+                    x, data_samples))
+        except ValueError as e:
+            if 'Expected more than 1 value per channel' not in str(e):
+                raise
+            n = x[-1].shape[0]
+            raise ValueError(
+                f'{type(self).__name__}: the heads see {n} sample(s) per '
+                'step (batch size x windows per image) and a BatchNorm after'
+                ' global pooling (e.g. UPerHead\'s pool scale 1) cannot '
+                f'train on one value per channel ({e}). Fix: use '
+                'train_dataloader.batch_size >= 2 or num_windows >= 2 in '
+                'RandomWindows, or norm_cfg=dict(type=\'GN\', num_groups=8,'
+                ' requires_grad=True) in the heads.') from e
         return losses
 
     def mask_to_tokens(self, data_samples, tokens: Tensor, img_hw) -> list:
